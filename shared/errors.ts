@@ -39,6 +39,53 @@ export const ERRORS = {
 
   API_ERR_NOT_FOUND: 'Not found: %s',
   API_ERR_VALIDATION: 'Invalid request: %s',
+
+  // collector core (engineer C)
+  API_ERR_INTERNAL: 'The collector could not process the request',
+  ENROLL_ERR_OPTIONS: 'Invalid enrollment token options: %s',
+  COLLECTOR_ERR_STATE: 'Collector cannot %s in state %s',
+
+  // --- agent core (engineer B): outbox, identity, enrollment, fake platform ---
+  OUTBOX_ERR_INVALID: 'Event %s does not match its schema: %s',
+  OUTBOX_ERR_OPEN: 'Could not open the outbox at %s',
+  AGENT_ERR_IDENTITY: 'Agent identity in %s is missing or damaged: %s',
+  AGENT_ERR_ENROLL: 'Enrollment with the collector failed: %s',
+  FAKE_ERR_SCRIPT: 'Invalid fake platform command: %s',
+
+  // --- alert delivery channels (collector/alerts/channels) ---
+  ALERT_ERR_CHANNEL_CONFIG: 'Invalid alert channel configuration: %s',
+  ALERT_ERR_SEND_RETRYABLE: 'Alert channel %s could not deliver (will retry): %s',
+  ALERT_ERR_SEND_PERMANENT: 'Alert channel %s refused the alert (no retry): %s',
+  ALERT_ERR_SEND_TIMEOUT: 'Alert channel %s did not finish within %s ms',
+
+  // --- USB rule language (shared/rules) ---
+  RULES_ERR_PARSE: 'Invalid rule at column %s: %s',
+
+  // --- compliance sensors (engineer F): firmware, software, processes, network, probe ---
+  SENSOR_ERR_READ: 'Sensor source %s could not be read: %s',
+  SENSOR_ERR_EMIT: 'Sensor %s could not emit event %s',
+  SOFT_ERR_SOURCE: 'No software inventory source could be read: %s',
+  SOFT_ERR_POLICY: 'Invalid software policy: %s',
+  PROC_ERR_TERMINATE: 'Could not terminate process %s: %s',
+  CMD_ERR_FAILED: 'Command %s failed: %s',
+  NET_ERR_PLAN: 'Invalid network plan: %s',
+
+  // --- real-kernel VM lab (scripts/vm, engineer E) ---
+  VM_ERR_BUILD: 'Could not build the test guest: %s',
+  VM_ERR_QEMU_START: 'QEMU could not start: %s',
+  VM_ERR_BOOT: 'The test guest did not become ready: %s',
+  VM_ERR_QMP: 'QMP command %s failed: %s',
+  VM_ERR_CHANNEL: 'Guest command channel failed: %s',
+  VM_ERR_COMMAND_TIMEOUT: 'Guest command did not finish within %s ms',
+  VM_ERR_COMMAND_FAILED: 'Guest command exited with %s: %s',
+  VM_ERR_HOST_PROCESS: 'Host process %s failed: %s',
+
+  // --- alerts (engine H): alert rules, lifecycle, escalation, handover ---
+  ALERT_ERR_NOT_FOUND: 'Alert %s not found',
+  ALERT_ERR_TRANSITION: 'Alert %s cannot be %s while it is %s',
+  ALERT_ERR_NOTE_REQUIRED: 'Resolving alert %s requires a note',
+  ALERT_ERR_INVALID_INPUT: 'Invalid alert request: %s',
+  ALERT_ERR_CONFIG: 'Invalid alert engine configuration: %s',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

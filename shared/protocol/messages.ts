@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { UsbDevice, InterfaceType } from '../domain/usb.js';
 import { AgentId, Seq, Timestamp, controlMessage, eventMessage } from './envelope.js';
 import { PROTOCOL_ERROR_CODES } from './codes.js';
+import { UNLOCK_AGENT_EVENTS, UNLOCK_COLLECTOR_MESSAGES } from './unlock-messages.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -168,7 +169,7 @@ export const ProtocolErrorMessage = controlMessage(
   'error',
   Type.Object(
     {
-      code: Type.Union(PROTOCOL_ERROR_CODES.map((c) => Type.Literal(c))),
+      code: Type.Enum(PROTOCOL_ERROR_CODES),
       /** The id of the offending message, when it could be read. */
       ref_id: Type.Optional(Type.String({ maxLength: 64 })),
       detail: ShortText(1024),
@@ -196,6 +197,7 @@ export const AGENT_EVENT_MESSAGES = {
   'usb.blocked': UsbBlocked,
   'usb.allowed': UsbAllowed,
   'usb.removed': UsbRemoved,
+  ...UNLOCK_AGENT_EVENTS,
 } as const;
 
 export const AGENT_MESSAGES = { ...AGENT_CONTROL_MESSAGES, ...AGENT_EVENT_MESSAGES } as const;
@@ -205,6 +207,7 @@ export const COLLECTOR_MESSAGES = {
   ack: Ack,
   error: ProtocolErrorMessage,
   slow_down: SlowDown,
+  ...UNLOCK_COLLECTOR_MESSAGES,
 } as const;
 
 export type AgentMessageType = keyof typeof AGENT_MESSAGES;

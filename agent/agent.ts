@@ -1,0 +1,104 @@
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import type { LockState } from '../shared/protocol/messages.js';
+import { AGENT_VERSION, type AgentConfig } from './config.js';
+import { createDefaultPolicy } from './enforcement/default-policy.js';
+import type { UsbPolicy } from './enforcement/policy.js';
+import { createUsbLock, type LockSnapshot } from './enforcement/usb-lock.js';
+import type { Platform } from './platform/platform.js';
+import type { Outbox } from './store/outbox.js';
+import type { CollectorClient } from './transport/collector-client.js';
+
+/** Dependencies of {@link createAgent}; all injected so tests can drive them. */
+export interface AgentDeps {
+  platform: Platform;
+  outbox: Outbox;
+  log: Logger;
+  clock: Clock;
+  config: Pick<AgentConfig, 'resyncIntervalMs' | 'flushTimeoutMs'>;
+  /** Default: the built-in policy (storage blocked, everything else allowed). */
+  policy?: UsbPolicy;
+  /** The collector link; may also be attached later with connect() (after enrollment). */
+  client?: CollectorClient;
+}
+
+/** One running seat agent. */
+export interface Agent {
+  /** Starts enforcement (the lock never waits for the network), then the client if there is one. */
+  start(): Promise<LockSnapshot>;
+  /** Attaches and starts the collector client once the identity is known. */
+  connect(client: CollectorClient): void;
+  /** Records agent.stopping, tries to deliver it within flushTimeoutMs, stops. Never unblocks USB. */
+  stop(reason?: string): Promise<void>;
+  lockState(): LockState;
+  snapshot(): LockSnapshot;
+}
+
+/** Wires platform → enforcement → outbox → collector client. Returns an unstarted agent. */
+export function createAgent(deps: AgentDeps): Agent {
+  const { outbox, platform } = deps;
+  const log = deps.log.child({ component: 'agent' });
+  const lock = createUsbLock({
+    platform: platform.usb,
+    policy: deps.policy ?? createDefaultPolicy(),
+    // Every event is committed to the outbox before anything else happens with it.
+    emit: (type, body) => {
+      outbox.append(type, body);
+    },
+    log: deps.log,
+    clock: deps.clock,
+    resyncIntervalMs: deps.config.resyncIntervalMs,
+  });
+  let client: CollectorClient | null = null;
+  let state: 'created' | 'started' | 'stopped' = 'created';
+
+  function recordStarted(s: LockSnapshot): void {
+    try {
+      outbox.append('agent.started', { agent_version: AGENT_VERSION, platform: platform.name, lock_state: s.state, detail: s.detail.slice(0, 512) });
+    } catch (err) {
+      log.error({ err }, 'could not record agent.started');
+    }
+  }
+
+  function connect(c: CollectorClient): void {
+    if (client || state === 'stopped') return;
+    client = c;
+    c.start();
+  }
+
+  return {
+    async start() {
+      if (state !== 'created') return lock.state();
+      state = 'started';
+      const snap = await lock.start(recordStarted);
+      log.info({ lock_state: snap.state, detail: snap.detail, devices: snap.devices, platform: platform.name }, 'agent started');
+      if (deps.client) connect(deps.client);
+      return snap;
+    },
+
+    connect,
+
+    async stop(reason = 'graceful stop') {
+      if (state === 'stopped') return;
+      const wasStarted = state === 'started';
+      state = 'stopped';
+      await lock.stop();
+      if (wasStarted) {
+        try {
+          outbox.append('agent.stopping', { reason: reason.slice(0, 256) });
+        } catch (err) {
+          log.error({ err }, 'could not record agent.stopping');
+        }
+      }
+      if (client) {
+        const delivered = await client.flush(deps.config.flushTimeoutMs);
+        if (!delivered) log.info({ depth: outbox.depth() }, 'stopping with undelivered events; they are sent after restart');
+        await client.stop();
+      }
+      log.info({ reason }, 'agent stopped');
+    },
+
+    lockState: () => lock.state().state,
+    snapshot: () => lock.state(),
+  };
+}

@@ -1,0 +1,198 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Type } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError, formatError, type ErrorCode } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { ENROLL_PATH, generateAgentKeyPair } from '../shared/protocol/agent-auth.js';
+import { AgentId } from '../shared/protocol/envelope.js';
+
+/**
+ * The agent's identity: the agent_id the collector assigned at enrollment and the Ed25519 private
+ * key that proves it. Kept in the state dir as agent.json + agent.key (0600, dir 0700). The private
+ * key never leaves the seat; only its public half is sent, once, at enrollment.
+ */
+export interface AgentIdentity {
+  agentId: string;
+  /** Where it enrolled (informational; the configured URL is what the agent connects to). */
+  collectorUrl: string;
+  seatName: string | null;
+  privateKey: KeyObject;
+}
+
+/** File names inside the state dir: the public identity and the Ed25519 private key (PEM, 0600). */
+export const IDENTITY_FILE = 'agent.json';
+export const KEY_FILE = 'agent.key';
+
+const IdentityFile = Type.Object(
+  { agent_id: AgentId, collector_url: Type.String({ maxLength: 2048 }), seat_name: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])) },
+  { additionalProperties: false },
+);
+const checkIdentityFile = Compile(IdentityFile);
+
+const EnrollResponse = Type.Object({ agent_id: AgentId, seat_name: Type.String({ maxLength: 64 }) });
+const checkEnrollResponse = Compile(EnrollResponse);
+
+const ERROR_CODES_FROM_COLLECTOR: ReadonlySet<string> = new Set(['ENROLL_ERR_TOKEN', 'ENROLL_ERR_SEAT_NAME']);
+
+function damaged(stateDir: string, why: string, cause?: unknown): AppError {
+  return new AppError('AGENT_ERR_IDENTITY', formatError('AGENT_ERR_IDENTITY', stateDir, why), cause === undefined ? undefined : { cause });
+}
+
+/** Creates the state dir (0700) if needed and tightens its mode. */
+export function ensureStateDir(stateDir: string): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(stateDir, 0o700);
+}
+
+function writePrivate(path: string, content: string): void {
+  // Write-then-rename so a crash never leaves a half-written key or identity behind.
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+function readKey(stateDir: string): KeyObject | null {
+  const path = join(stateDir, KEY_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    const key = createPrivateKey(readFileSync(path, 'utf8'));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('not an Ed25519 key');
+    return key;
+  } catch (err) {
+    throw damaged(stateDir, `${KEY_FILE} is not an Ed25519 private key`, err);
+  }
+}
+
+/** Loads a saved identity; null when the agent has not enrolled yet. Throws AGENT_ERR_IDENTITY when damaged. */
+export function loadIdentity(stateDir: string): AgentIdentity | null {
+  const path = join(stateDir, IDENTITY_FILE);
+  if (!existsSync(path)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw damaged(stateDir, `${IDENTITY_FILE} is not JSON`, err);
+  }
+  if (!checkIdentityFile.Check(value)) throw damaged(stateDir, `${IDENTITY_FILE} has an unexpected shape`);
+  const key = readKey(stateDir);
+  if (!key) throw damaged(stateDir, `${KEY_FILE} is missing`);
+  return { agentId: value.agent_id, collectorUrl: value.collector_url, seatName: value.seat_name ?? null, privateKey: key };
+}
+
+/** Inputs of one enrollment request. */
+export interface EnrollOptions {
+  collectorUrl: string;
+  token: string;
+  hostname: string;
+  platform: 'linux' | 'windows' | 'fake';
+  seatName?: string | null;
+  /** PEM of the key to register; a new key pair is generated when absent. */
+  privateKeyPem?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * POSTs the enrollment (token + public key) and returns the assigned id with the private key.
+ * Writes nothing. Throws ENROLL_ERR_* as the collector reported it, or AGENT_ERR_ENROLL
+ * (network failure, unexpected answer).
+ */
+export async function enrollAgent(opts: EnrollOptions): Promise<{ agentId: string; seatName: string; privateKey: KeyObject; privateKeyPem: string }> {
+  const pair = opts.privateKeyPem ? publicFromPem(opts.privateKeyPem) : generateAgentKeyPair();
+  const body = {
+    token: opts.token,
+    public_key: pair.publicKeyB64,
+    hostname: opts.hostname,
+    platform: opts.platform,
+    ...(opts.seatName ? { seat_name: opts.seatName } : {}),
+  };
+  let res: Response;
+  try {
+    res = await fetch(`${opts.collectorUrl}${ENROLL_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+    });
+  } catch (err) {
+    throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'collector unreachable'), { cause: err });
+  }
+  let value: unknown = null;
+  try {
+    value = await res.json();
+  } catch {
+    // handled below: a non-JSON answer is "unexpected"
+  }
+  if (!res.ok) {
+    const code = errorCodeOf(value);
+    if (typeof code === 'string' && ERROR_CODES_FROM_COLLECTOR.has(code)) {
+      throw new AppError(code as ErrorCode, undefined, { details: { status: res.status } });
+    }
+    throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', `HTTP ${res.status}`), { details: { status: res.status } });
+  }
+  if (!checkEnrollResponse.Check(value)) throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'unexpected response'));
+  return { agentId: value.agent_id, seatName: value.seat_name, privateKey: createPrivateKey(pair.privateKeyPem), privateKeyPem: pair.privateKeyPem };
+}
+
+/** The collector answers errors as { error: { code } }; anything else yields undefined. */
+function errorCodeOf(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !('error' in value)) return undefined;
+  const e: unknown = value.error;
+  return typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined;
+}
+
+function publicFromPem(pem: string): { publicKeyB64: string; privateKeyPem: string } {
+  const publicKeyB64 = createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' }).toString('base64');
+  return { publicKeyB64, privateKeyPem: pem };
+}
+
+/** Inputs of {@link ensureIdentity}. */
+export interface EnsureIdentityOptions {
+  stateDir: string;
+  collectorUrl: string;
+  enrollToken: string | null;
+  hostname: string;
+  platform: 'linux' | 'windows' | 'fake';
+  seatName: string | null;
+  log: Logger;
+}
+
+/**
+ * Returns the saved identity or enrolls once with the token and saves it. The key is written before
+ * the enrollment request, so a crash in between re-registers the same key on the next try.
+ */
+export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<AgentIdentity> {
+  const log = opts.log.child({ component: 'identity' });
+  ensureStateDir(opts.stateDir);
+  const existing = loadIdentity(opts.stateDir);
+  if (existing) {
+    if (existing.collectorUrl !== opts.collectorUrl) {
+      log.warn({ enrolled_with: existing.collectorUrl, collector_url: opts.collectorUrl }, 'agent enrolled with another collector URL; using the configured one');
+    }
+    return existing;
+  }
+  if (!opts.enrollToken) throw damaged(opts.stateDir, 'not enrolled yet and no enrollment token given');
+  let pem: string;
+  const keyPath = join(opts.stateDir, KEY_FILE);
+  if (readKey(opts.stateDir)) pem = readFileSync(keyPath, 'utf8');
+  else {
+    pem = generateAgentKeyPair().privateKeyPem;
+    writePrivate(keyPath, pem);
+  }
+  const enrolled = await enrollAgent({
+    collectorUrl: opts.collectorUrl,
+    token: opts.enrollToken,
+    hostname: opts.hostname,
+    platform: opts.platform,
+    seatName: opts.seatName,
+    privateKeyPem: pem,
+  });
+  writePrivate(
+    join(opts.stateDir, IDENTITY_FILE),
+    `${JSON.stringify({ agent_id: enrolled.agentId, collector_url: opts.collectorUrl, seat_name: enrolled.seatName }, null, 2)}\n`,
+  );
+  log.info({ agent_id: enrolled.agentId, seat_name: enrolled.seatName }, 'agent enrolled');
+  return { agentId: enrolled.agentId, collectorUrl: opts.collectorUrl, seatName: enrolled.seatName, privateKey: enrolled.privateKey };
+}

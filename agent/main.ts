@@ -1,0 +1,209 @@
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { systemClock } from '../shared/clock.js';
+import { sanitizeText } from '../shared/domain/sanitize.js';
+import { isAppError, type ErrorCode } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { createAgent, type Agent } from './agent.js';
+import { AGENT_DEFAULTS, AGENT_VERSION, loadAgentConfig, type AgentConfig } from './config.js';
+import { ensureIdentity, ensureStateDir, loadIdentity, type AgentIdentity } from './identity.js';
+import { attachFakeScript } from './platform/fake/fake-script.js';
+import { isFakePlatform, selectPlatform } from './platform/index.js';
+import { createOutbox, type Outbox } from './store/outbox.js';
+import { backoffDelay } from './transport/backoff.js';
+import { createCollectorClient } from './transport/collector-client.js';
+
+interface AgentCliOptions {
+  collector?: string;
+  state?: string;
+  platform?: string;
+  enrollToken?: string;
+  seatName?: string;
+  logLevel?: string;
+  sysfsRoot?: string;
+  resyncIntervalMs?: string;
+  backoffBaseMs?: string;
+  backoffCapMs?: string;
+  flushTimeoutMs?: string;
+  fakeStdin?: boolean;
+}
+
+/** Environment variables read by `seatguard agent` (CLI flags win). */
+export const AGENT_ENV = {
+  collectorUrl: 'SEATGUARD_COLLECTOR_URL',
+  stateDir: 'SEATGUARD_STATE_DIR',
+  // A token in the environment stays out of `ps` output, unlike a flag.
+  enrollToken: 'SEATGUARD_ENROLL_TOKEN',
+} as const;
+
+/** Codes after which retrying cannot help: the operator must act. */
+const FATAL_ENROLL_CODES: ReadonlySet<ErrorCode> = new Set(['ENROLL_ERR_TOKEN', 'ENROLL_ERR_SEAT_NAME', 'AGENT_ERR_IDENTITY']);
+
+/**
+ * `seatguard agent --collector URL --state DIR [...]`: enforces the USB policy on this seat and
+ * reports to the collector. The first start enrolls with --enroll-token; later starts reuse the
+ * identity in the state dir. SIGTERM/SIGINT stop it gracefully; USB stays blocked after exit.
+ */
+export function registerAgentCommand(program: Command): Command {
+  return program
+    .command('agent')
+    .description('run the endpoint agent: keep USB mass storage blocked and report to the collector')
+    .option('--collector <url>', `collector base URL, e.g. http://10.0.0.5:8443 (env ${AGENT_ENV.collectorUrl})`)
+    .option('--state <dir>', `state directory: identity, key and outbox, created 0700 (env ${AGENT_ENV.stateDir})`)
+    .addOption(new Option('--platform <name>', 'USB backend').choices(['auto', 'linux', 'fake', 'windows']).default(AGENT_DEFAULTS.platform))
+    .option('--enroll-token <token>', `single-use enrollment token, needed on the first start only (prefer env ${AGENT_ENV.enrollToken})`)
+    .option('--seat-name <name>', 'seat name to enroll under (default: the host name)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', AGENT_DEFAULTS.logLevel)
+    .option('--sysfs-root <dir>', 'sysfs mount point for the linux platform', AGENT_DEFAULTS.sysfsRoot)
+    .addOption(new Option('--resync-interval-ms <ms>', 'full USB rescan period (0 = off)').hideHelp())
+    .addOption(new Option('--backoff-base-ms <ms>', 'reconnect backoff base').hideHelp())
+    .addOption(new Option('--backoff-cap-ms <ms>', 'reconnect backoff cap').hideHelp())
+    .addOption(new Option('--flush-timeout-ms <ms>', 'graceful stop: wait this long for the outbox to drain').hideHelp())
+    .addOption(new Option('--fake-stdin', 'fake platform: read device commands (JSON lines) from stdin; testing only').hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  First start on a seat (enrolls, then runs):
+    ${AGENT_ENV.enrollToken}=sgt_... seatguard agent --collector http://collector:8443 --state /var/lib/seatguard
+  Later starts:
+    seatguard agent --collector http://collector:8443 --state /var/lib/seatguard
+  Development without USB hardware:
+    seatguard agent --collector http://127.0.0.1:8443 --state ./.data/agent --platform fake
+
+Security: stopping the agent never unblocks USB storage; controllers stay at
+interface_authorized_default=0 until reboot.`,
+    )
+    .action(async (opts: AgentCliOptions, cmd: Command) => {
+      let config: Readonly<AgentConfig>;
+      try {
+        config = loadAgentConfig({
+          collectorUrl: opts.collector ?? process.env[AGENT_ENV.collectorUrl],
+          stateDir: opts.state ?? process.env[AGENT_ENV.stateDir],
+          platform: opts.platform,
+          enrollToken: opts.enrollToken ?? process.env[AGENT_ENV.enrollToken] ?? undefined,
+          seatName: opts.seatName,
+          logLevel: opts.logLevel,
+          sysfsRoot: opts.sysfsRoot,
+          resyncIntervalMs: opts.resyncIntervalMs,
+          backoffBaseMs: opts.backoffBaseMs,
+          backoffCapMs: opts.backoffCapMs,
+          flushTimeoutMs: opts.flushTimeoutMs,
+          fakeStdin: opts.fakeStdin,
+        });
+      } catch (err) {
+        const code = isAppError(err) ? err.code : 'CLI_ERR_USAGE';
+        cmd.error(`${code}: ${err instanceof Error ? err.message : String(err)}`, { exitCode: 2, code });
+      }
+      await runAgent(config);
+    });
+}
+
+async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
+  const log = createLogger({ level: config.logLevel, name: 'seatguard-agent' });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
+
+  let outbox: Outbox;
+  let agent: Agent;
+  let identity: AgentIdentity | null;
+  let platformName: 'linux' | 'windows' | 'fake';
+  try {
+    ensureStateDir(config.stateDir);
+    identity = loadIdentity(config.stateDir);
+    if (!identity && !config.enrollToken) {
+      log.fatal({ state_dir: config.stateDir }, 'not enrolled yet: pass --enroll-token (or set SEATGUARD_ENROLL_TOKEN) on the first start');
+      process.exit(2);
+    }
+    const platform = selectPlatform(config.platform, { sysfsRoot: config.sysfsRoot, log });
+    platformName = platform.name;
+    if (config.fakeStdin && isFakePlatform(platform)) attachFakeScript(platform.usb, process.stdin, log);
+    outbox = createOutbox({ path: join(config.stateDir, 'outbox.db') });
+    agent = createAgent({ platform, outbox, log, clock: systemClock, config });
+    // Enforcement first: the seat is locked whether or not the collector is reachable.
+    await agent.start();
+  } catch (err) {
+    log.fatal({ err }, 'agent failed to start');
+    process.exit(isAppError(err) && err.code === 'CONFIG_ERR_INVALID' ? 2 : 1);
+  }
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal; exiting now (USB stays blocked)');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutdown requested');
+    agent.stop(`signal ${signal}`).then(
+      () => {
+        outbox.close();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.fatal({ err }, 'graceful stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const hostname = sanitizeText(osHostname(), 253) || 'unknown-host';
+  const id = identity ?? (await enrollWithRetry(config, hostname, platformName, log, () => stopping));
+  if (!id || stopping) return;
+  agent.connect(
+    createCollectorClient({
+      collectorUrl: config.collectorUrl,
+      identity: id,
+      outbox,
+      log,
+      clock: systemClock,
+      hello: { agent_version: AGENT_VERSION, platform: platformName, hostname },
+      lockState: () => agent.lockState(),
+      uptimeS: () => Math.floor(process.uptime()),
+      backoffBaseMs: config.backoffBaseMs,
+      backoffCapMs: config.backoffCapMs,
+      sendWindow: config.sendWindow,
+    }),
+  );
+}
+
+/** Enrolls, retrying network failures with backoff; a refused token ends the process (exit 2). */
+async function enrollWithRetry(
+  config: Readonly<AgentConfig>,
+  hostname: string,
+  platform: 'linux' | 'windows' | 'fake',
+  log: Logger,
+  stopping: () => boolean,
+): Promise<AgentIdentity | null> {
+  for (let attempt = 0; !stopping(); attempt++) {
+    try {
+      return await ensureIdentity({
+        stateDir: config.stateDir,
+        collectorUrl: config.collectorUrl,
+        enrollToken: config.enrollToken,
+        hostname,
+        platform,
+        seatName: config.seatName,
+        log,
+      });
+    } catch (err) {
+      if (isAppError(err) && FATAL_ENROLL_CODES.has(err.code)) {
+        log.fatal({ err }, 'enrollment refused; USB stays blocked, fix the token or seat name and restart');
+        process.exit(2);
+      }
+      const delay = backoffDelay(attempt, config.backoffBaseMs, config.backoffCapMs);
+      log[attempt >= 4 ? 'warn' : 'info']({ err, attempt, retry_in_ms: delay }, 'enrollment failed; retrying');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  return null;
+}

@@ -1,0 +1,81 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { Logger } from '../../../shared/logger.js';
+import { FakeDeviceSpec } from './device-spec.js';
+import type { FakeUsbPlatform } from './fake-platform.js';
+
+/**
+ * Drives a FakeUsbPlatform from JSON lines (one command per line), so an end-to-end test or a demo
+ * can plug devices into a spawned `seatguard agent --platform fake --fake-stdin`. Testing aid only.
+ */
+export const FakeCommand = Type.Union([
+  Type.Object({ op: Type.Literal('insert'), device: FakeDeviceSpec, port: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('remove'), port: Type.String({ maxLength: 32 }) }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('fail_reads'), port: Type.String({ maxLength: 32 }) }, { additionalProperties: false }),
+  Type.Object({ op: Type.Literal('add_controller'), name: Type.String({ pattern: '^usb[0-9]{1,3}$' }) }, { additionalProperties: false }),
+  Type.Object(
+    { op: Type.Literal('set_controller_default'), name: Type.String({ pattern: '^usb[0-9]{1,3}$' }), value: Type.Integer({ minimum: -1, maximum: 2 }) },
+    { additionalProperties: false },
+  ),
+  Type.Object({ op: Type.Literal('resync') }, { additionalProperties: false }),
+]);
+export type FakeCommand = Static<typeof FakeCommand>;
+
+const checkCommand = Compile(FakeCommand);
+// A device spec with a few 10 KB strings fits easily; anything bigger is a broken test.
+const MAX_LINE_BYTES = 256 * 1024;
+
+/** Applies one command; returns an error message instead of throwing. */
+export function applyFakeCommand(platform: FakeUsbPlatform, line: string): string | null {
+  if (Buffer.byteLength(line, 'utf8') > MAX_LINE_BYTES) return 'line too long';
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (!checkCommand.Check(value)) {
+    const first = checkCommand.Errors(value)[0];
+    return first ? `${first.instancePath || '/'} ${first.message}` : 'invalid command';
+  }
+  const cmd = value;
+  try {
+    switch (cmd.op) {
+      case 'insert':
+        platform.insert(cmd.device, cmd.port === undefined ? {} : { port: cmd.port });
+        break;
+      case 'remove':
+        platform.remove(cmd.port);
+        break;
+      case 'fail_reads':
+        platform.failReads(cmd.port);
+        break;
+      case 'add_controller':
+        platform.addController(cmd.name);
+        break;
+      case 'set_controller_default':
+        platform.setControllerDefault(cmd.name, cmd.value);
+        break;
+      case 'resync':
+        platform.resync('fake script');
+        break;
+    }
+  } catch (err) {
+    return err instanceof Error ? err.message : 'command failed';
+  }
+  return null;
+}
+
+/** Reads commands from a stream until it ends. Bad lines are logged and skipped. */
+export function attachFakeScript(platform: FakeUsbPlatform, input: Readable, log: Logger): { close(): void } {
+  const rl = createInterface({ input, crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (line.trim().length === 0) return;
+    const problem = applyFakeCommand(platform, line);
+    if (problem) log.warn({ problem }, 'fake platform command rejected');
+    else log.debug('fake platform command applied');
+  });
+  return { close: () => rl.close() };
+}

@@ -1,0 +1,167 @@
+import { sanitizeText } from '../../../shared/domain/sanitize.js';
+import type { BiosInfo, FirmwareProbe, FirmwareSourceReading, PasswordField, PasswordState, PowerShellRunner } from '../sensors.js';
+import { psDate, runCimQuery, type CimFailure } from './powershell.js';
+
+export interface WindowsFirmwareProbeDeps {
+  runPowerShell: PowerShellRunner;
+}
+
+/** Win32_ComputerSystem *PasswordStatus / FrontPanelResetStatus (SMBIOS type 24): 0 disabled, 1 enabled, 2 not implemented, 3 unknown. */
+function smbiosStatus(v: unknown): PasswordState {
+  switch (v) {
+    case 0:
+      return 'not_set';
+    case 1:
+      return 'set';
+    case 2:
+      return 'not_implemented';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Vendor "is set" flags arrive as 1/0, true/false or "1"/"0" depending on class and PowerShell version. */
+function flag(v: unknown): PasswordState {
+  if (v === 1 || v === true || v === '1' || v === 'True' || v === 'true') return 'set';
+  if (v === 0 || v === false || v === '0' || v === 'False' || v === 'false') return 'not_set';
+  return 'unknown';
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? sanitizeText(v, 64) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : v === null ? 'null' : '?');
+
+function unavailable(name: string, authority: FirmwareSourceReading['authority'], ns: string, f: CimFailure): FirmwareSourceReading {
+  const why: Record<CimFailure['kind'], string> = {
+    invalid_namespace: `namespace ${ns} not present (vendor interface not installed or another vendor)`,
+    invalid_class: 'class not present on this machine',
+    access_denied: 'access denied (the agent must run as administrator/SYSTEM)',
+    not_supported: 'not supported by this firmware',
+    failed: 'query failed',
+  };
+  return { name, authority, available: false, fields: {}, detail: `${why[f.kind]}: ${f.detail}` };
+}
+
+interface VendorQuery {
+  name: string;
+  namespace: string;
+  className: string;
+  properties: string[];
+  /** Maps rows to fields plus a detail text. */
+  map(rows: Record<string, unknown>[]): { fields: Partial<Record<PasswordField, PasswordState>>; detail: string };
+}
+
+function byName(rows: Record<string, unknown>[], nameProp: string, valueProp: string, mapping: Record<string, PasswordField>) {
+  const fields: Partial<Record<PasswordField, PasswordState>> = {};
+  const parts: string[] = [];
+  for (const r of rows) {
+    const n = typeof r[nameProp] === 'string' ? (r[nameProp] as string) : '';
+    const state = flag(r[valueProp]);
+    parts.push(`${str(n)} ${valueProp}=${str(r[valueProp])}`);
+    const field = mapping[n.toLowerCase()];
+    if (field) fields[field] = state;
+  }
+  return { fields, detail: parts.length > 0 ? parts.join('; ') : 'no instances' };
+}
+
+// Lenovo_BiosPasswordSettings.PasswordState bits (Lenovo CDRT WMI guide).
+const LENOVO_POWER_ON = 1;
+const LENOVO_SUPERVISOR = 2;
+const LENOVO_CERTIFICATE = 128;
+
+const VENDOR_QUERIES: readonly VendorQuery[] = [
+  {
+    name: 'wmi:dell:DCIM_BIOSPassword',
+    namespace: 'root/dcim/sysman',
+    className: 'DCIM_BIOSPassword',
+    properties: ['AttributeName', 'IsSet'],
+    // Dell's "System" password is the power-on password.
+    map: (rows) => byName(rows, 'AttributeName', 'IsSet', { adminpwd: 'adminPassword', systempwd: 'powerOnPassword' }),
+  },
+  {
+    name: 'wmi:dell:PasswordObject',
+    namespace: 'root/dcim/sysman/wmisecurity',
+    className: 'PasswordObject',
+    properties: ['NameId', 'IsPasswordSet'],
+    map: (rows) => byName(rows, 'NameId', 'IsPasswordSet', { admin: 'adminPassword', system: 'powerOnPassword' }),
+  },
+  {
+    name: 'wmi:hp:HP_BIOSPassword',
+    namespace: 'root/HP/InstrumentedBIOS',
+    className: 'HP_BIOSPassword',
+    properties: ['Name', 'IsSet'],
+    map: (rows) => byName(rows, 'Name', 'IsSet', { 'setup password': 'adminPassword', 'power-on password': 'powerOnPassword' }),
+  },
+  {
+    name: 'wmi:lenovo:Lenovo_BiosPasswordSettings',
+    namespace: 'root/wmi',
+    className: 'Lenovo_BiosPasswordSettings',
+    properties: ['PasswordState'],
+    map(rows) {
+      const v = rows[0]?.PasswordState;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return { fields: {}, detail: `PasswordState unreadable (${str(v)})` };
+      const cert = (v & LENOVO_CERTIFICATE) !== 0;
+      return {
+        fields: {
+          // Certificate-based authentication protects setup like a supervisor password does.
+          adminPassword: (v & LENOVO_SUPERVISOR) !== 0 || cert ? 'set' : 'not_set',
+          powerOnPassword: (v & LENOVO_POWER_ON) !== 0 ? 'set' : 'not_set',
+        },
+        detail: `PasswordState=${v}${cert ? ' (BIOS certificate authentication in use)' : ''}`,
+      };
+    },
+  },
+];
+
+async function readVendor(run: PowerShellRunner, q: VendorQuery): Promise<FirmwareSourceReading> {
+  const r = await runCimQuery(run, q.namespace, q.className, q.properties);
+  if (!r.ok) return unavailable(q.name, 'vendor', q.namespace, r.failure);
+  if (r.rows.length === 0) return { name: q.name, authority: 'vendor', available: false, fields: {}, detail: 'class present but no instances' };
+  const m = q.map(r.rows);
+  return { name: q.name, authority: 'vendor', available: Object.keys(m.fields).length > 0, fields: m.fields, detail: sanitizeText(m.detail, 512) };
+}
+
+async function readComputerSystem(run: PowerShellRunner): Promise<FirmwareSourceReading> {
+  const name = 'wmi:Win32_ComputerSystem';
+  const props = ['AdminPasswordStatus', 'PowerOnPasswordStatus', 'KeyboardPasswordStatus', 'FrontPanelResetStatus'];
+  const r = await runCimQuery(run, 'root/cimv2', 'Win32_ComputerSystem', props);
+  if (!r.ok) return unavailable(name, 'smbios', 'root/cimv2', r.failure);
+  const row = r.rows[0];
+  if (!row) return { name, authority: 'smbios', available: false, fields: {}, detail: 'no instance' };
+  return {
+    name,
+    authority: 'smbios',
+    available: true,
+    fields: {
+      adminPassword: smbiosStatus(row.AdminPasswordStatus),
+      powerOnPassword: smbiosStatus(row.PowerOnPasswordStatus),
+      keyboardPassword: smbiosStatus(row.KeyboardPasswordStatus),
+      frontPanelReset: smbiosStatus(row.FrontPanelResetStatus),
+    },
+    detail: `${props.map((p) => `${p}=${str(row[p])}`).join(' ')} (SMBIOS type 24 via WMI; advisory)`,
+  };
+}
+
+async function readBios(run: PowerShellRunner): Promise<BiosInfo> {
+  const r = await runCimQuery(run, 'root/cimv2', 'Win32_BIOS', ['Manufacturer', 'SMBIOSBIOSVersion', 'ReleaseDate']);
+  const row = r.ok ? r.rows[0] : undefined;
+  if (!row) return { vendor: null, version: null, date: null, detail: r.ok ? 'Win32_BIOS has no instance' : `Win32_BIOS: ${r.failure.detail}` };
+  const s = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? sanitizeText(v, 128) : null);
+  return { vendor: s(row.Manufacturer), version: s(row.SMBIOSBIOSVersion), date: psDate(row.ReleaseDate), detail: 'Win32_BIOS' };
+}
+
+/**
+ * Windows firmware probe: vendor WMI classes (Dell, HP, Lenovo) as authoritative sources and
+ * Win32_ComputerSystem (SMBIOS type 24) as the advisory one. A missing namespace or class is
+ * "unavailable" with the reason — never "no password".
+ */
+export function createWindowsFirmwareProbe(deps: WindowsFirmwareProbeDeps): FirmwareProbe {
+  return {
+    async read() {
+      // Sequential on purpose: each query may start a PowerShell process; a 2-core seat stays usable.
+      const sources: FirmwareSourceReading[] = [];
+      for (const q of VENDOR_QUERIES) sources.push(await readVendor(deps.runPowerShell, q));
+      sources.push(await readComputerSystem(deps.runPowerShell));
+      const bios = await readBios(deps.runPowerShell);
+      return { sources, bios };
+    },
+  };
+}

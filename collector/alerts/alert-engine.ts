@@ -1,0 +1,612 @@
+import type { Clock } from '../../shared/clock.js';
+import { AppError, formatError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { sanitizeText } from '../../shared/domain/sanitize.js';
+import type { Db } from '../store/db.js';
+import { createAlertsRepo, type AlertEventLink, type AlertRow, type AlertsRepo, type AlertWithSeat, type StoredEventRow } from '../store/alerts-repo.js';
+import { toAlertView, toChannelAlert, toHistoryEntry, type AlertHistoryEntry, type AlertView, type DispatchReason } from './alert-view.js';
+import { ALERT_SEVERITIES, severityRank, type Alert, type AlertSeverity, type AlertState } from './channels/types.js';
+import { resolveAlertEngineConfig, type AlertEngineConfig } from './engine-config.js';
+import { buildHandoverReport, isStale, type HandoverGrant, type HandoverReport } from './handover.js';
+import { assertTransition, cleanActor, cleanId, cleanNote, type AlertAction } from './lifecycle.js';
+import { evaluateEvent, type AlertCandidate, type RuleOutcome } from './rules.js';
+
+/** One stored agent event, as the ingest path hands it over after its commit. */
+export interface CommittedEvent {
+  /** events.id of the stored row. */
+  id: number;
+  agent_id: string;
+  seq: number;
+  type: string;
+  /** The agent's own timestamp (kept for the record; never used for timing). */
+  ts: string;
+  /** The decoded body, or the stored JSON text. */
+  body: unknown;
+  /** events.received_at; defaults to the engine clock's now. */
+  received_at?: string;
+}
+
+/** The delivery side the engine needs: G's Dispatcher fits. `enqueue` must not block. */
+export interface AlertSink {
+  enqueue(alert: Alert): void;
+}
+
+export interface AlertEngineDeps {
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  dispatcher?: AlertSink;
+  config?: Partial<AlertEngineConfig>;
+  /** Active unlock grants from the unlock workflow; without it the handover reads `unlock_requests` if present. */
+  activeGrants?: (nowMs: number) => HandoverGrant[];
+}
+
+export interface TickResult {
+  /** Events evaluated by catch-up (0 when onCommitted kept up). */
+  evaluated: number;
+  escalated: number;
+  offlineRaised: number;
+  offlineResolved: number;
+}
+
+export interface AlertListQuery {
+  state?: AlertState;
+  severity?: AlertSeverity;
+  agent_id?: string;
+  rule?: string;
+  /** Epoch ms or ISO time: alerts whose last_seen is at or after it. */
+  since?: number | string;
+  /** 1–500, default 50. */
+  limit?: number;
+  offset?: number;
+}
+
+export interface AlertDetail {
+  alert: AlertView;
+  history: AlertHistoryEntry[];
+  /** The latest events that fed the alert (at most 100), newest first. */
+  events: AlertEventLink[];
+}
+
+export interface AlertEngine {
+  readonly config: Readonly<AlertEngineConfig>;
+  /** Evaluates events the ingest just committed, in one transaction; never throws, never waits on delivery. */
+  onCommitted(events: readonly CommittedEvent[]): void;
+  /** Evaluates stored events the engine has not seen (after a crash or a failed batch); returns how many. */
+  catchUp(maxEvents?: number): number;
+  /** Catch-up, escalation and missed heartbeats. Call on an interval (e.g. every 15 s). Never throws. */
+  tick(): TickResult;
+  acknowledge(id: number, user: string): AlertView;
+  assign(id: number, assignee: string, by: string): AlertView;
+  /** Closes the alert; `note` (the incident record) is required. */
+  resolve(id: number, by: string, note: string): AlertView;
+  addNote(id: number, by: string, note: string): AlertView;
+  list(q?: AlertListQuery): { alerts: AlertView[]; total: number; limit: number; offset: number };
+  get(id: number): AlertDetail | undefined;
+  /** Opens a maintenance window: agent.stopping and missed heartbeats of the seat do not alert. */
+  startMaintenance(agentId: string, o: { by: string; durationMs: number; reason: string }): { id: number; starts_at: string; ends_at: string };
+  /** Ends the seat's active windows now; returns how many were active. */
+  endMaintenance(agentId: string, by: string): number;
+  /** The pre-filled shift handover (WF-7), counting from `since`, else the last confirmed handover, else one shift. */
+  handoverReport(nowMs?: number, opts?: { since?: number }): HandoverReport;
+  /** Records that `incoming` took over from `outgoing`; later reports count from here. */
+  confirmHandover(o: { outgoing: string; incoming: string }): { id: number; at: string; report: HandoverReport };
+}
+
+const SYSTEM = 'system';
+const LIST_MAX = 500;
+const MAINTENANCE_MAX_MS = 7 * 24 * 3_600_000;
+const STATES: readonly AlertState[] = ['open', 'acknowledged', 'resolved'];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function invalid(what: string): AppError {
+  return new AppError('ALERT_ERR_INVALID_INPUT', formatError('ALERT_ERR_INVALID_INPUT', what));
+}
+
+function parseBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Normalized {
+  id: number;
+  agent_id: string;
+  type: string;
+  ts: string;
+  body: unknown;
+  received_at: string;
+}
+
+/**
+ * The alert engine: turns committed agent events into deduplicated alerts (work orders), runs their
+ * lifecycle and escalation, raises and clears missed-heartbeat alerts and builds the shift handover.
+ * Alerts are written before delivery is queued; a dead channel never slows ingest.
+ */
+export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
+  const config = resolveAlertEngineConfig(deps.config);
+  const { db, clock, dispatcher } = deps;
+  const log = deps.log.child({ component: 'alert-engine' });
+  const repo: AlertsRepo = createAlertsRepo(db);
+  const write = <T>(fn: () => T): T => db.transaction(fn).immediate();
+  let behindLogged = false;
+
+  // ------------------------------------------------------------------------------------------
+  // Delivery
+  // ------------------------------------------------------------------------------------------
+
+  function flush(pending: Map<number, DispatchReason>): void {
+    if (!dispatcher) return;
+    for (const [id, reason] of pending) {
+      try {
+        const row = repo.get(id);
+        if (row) dispatcher.enqueue(toChannelAlert(toAlertView(row), reason, config.consoleUrl));
+      } catch (err) {
+        log.error({ err, alert_id: id }, 'alert could not be queued for delivery');
+      }
+    }
+  }
+
+  const note = (pending: Map<number, DispatchReason>, id: number, reason: DispatchReason) => {
+    // The first reason in a batch wins: a brand-new alert is sent as 'opened' with its final count.
+    if (!pending.has(id)) pending.set(id, reason);
+  };
+
+  // ------------------------------------------------------------------------------------------
+  // Evaluation
+  // ------------------------------------------------------------------------------------------
+
+  function openAlert(agentId: string, c: AlertCandidate, at: string, nowIso: string, event: Normalized | null): number {
+    const id = repo.insert({
+      rule: c.rule,
+      severity: c.severity,
+      agent_id: agentId,
+      dedup_key: c.dedupKey,
+      title_zh: c.title.zh,
+      title_en: c.title.en,
+      detail_zh: c.detail.zh,
+      detail_en: c.detail.en,
+      device: c.device === null ? null : JSON.stringify(c.device),
+      first_seen: at,
+      last_seen: at,
+      created_at: nowIso,
+      last_event_id: event?.id ?? null,
+    });
+    repo.addHistory({
+      alert_id: id,
+      at: nowIso,
+      actor: SYSTEM,
+      action: 'opened',
+      note: null,
+      details: JSON.stringify(event ? { event_id: event.id, event_type: event.type } : { source: 'collector' }),
+    });
+    log.info({ alert_id: id, agent_id: agentId, rule: c.rule, severity: c.severity }, 'alert raised');
+    return id;
+  }
+
+  function link(alertId: number, e: Normalized): void {
+    repo.linkEvent({ event_id: e.id, alert_id: alertId, event_type: e.type, event_ts: e.ts, received_at: e.received_at });
+  }
+
+  function apply(e: Normalized, outcome: RuleOutcome, nowIso: string, pending: Map<number, DispatchReason>): void {
+    if (outcome.kind === 'clear') {
+      const a = repo.findUnresolved(e.agent_id, outcome.dedupKey);
+      if (!a) return;
+      link(a.id, e);
+      // Recorded once per clearing, not per repeated "all fine" report.
+      if (repo.markCleared(a.id, nowIso)) {
+        repo.addHistory({
+          alert_id: a.id,
+          at: nowIso,
+          actor: SYSTEM,
+          action: 'cleared',
+          note: `${outcome.reason.zh} / ${outcome.reason.en}`,
+          details: JSON.stringify({ event_id: e.id }),
+        });
+      }
+      return;
+    }
+    const c = outcome.alert;
+    const receivedMs = Date.parse(e.received_at);
+    const existing = repo.findForDedup(e.agent_id, c.dedupKey, iso(receivedMs - config.dedupWindowMs));
+    if (!existing) {
+      const id = openAlert(e.agent_id, c, e.received_at, nowIso, e);
+      link(id, e);
+      note(pending, id, 'opened');
+      return;
+    }
+    repo.bump(existing.id, e.received_at, e.id);
+    link(existing.id, e);
+    if (severityRank(c.severity) > severityRank(existing.severity)) {
+      repo.raiseSeverity(existing.id, c.severity);
+      repo.addHistory({
+        alert_id: existing.id,
+        at: nowIso,
+        actor: SYSTEM,
+        action: 'severity_raised',
+        note: null,
+        details: JSON.stringify({ from: existing.severity, to: c.severity, event_id: e.id }),
+      });
+      note(pending, existing.id, 'severity_raised');
+    }
+  }
+
+  function evaluateOne(e: Normalized, nowIso: string, pending: Map<number, DispatchReason>): void {
+    const outcome = evaluateEvent(
+      { type: e.type, body: e.body },
+      // Only agent.stopping reads the maintenance flag; skip the lookup for everything else.
+      { inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso) },
+    );
+    if (outcome !== null) apply(e, outcome, nowIso, pending);
+  }
+
+  function normalize(e: CommittedEvent, nowIso: string): Normalized {
+    const r = e.received_at;
+    return {
+      id: e.id,
+      agent_id: e.agent_id,
+      type: e.type,
+      ts: typeof e.ts === 'string' ? e.ts : '',
+      body: parseBody(e.body),
+      received_at: typeof r === 'string' && Number.isFinite(Date.parse(r)) ? new Date(Date.parse(r)).toISOString() : nowIso,
+    };
+  }
+
+  const fromStored = (r: StoredEventRow, nowIso: string): Normalized => normalize(r, nowIso);
+
+  /** Evaluates `batch` (sorted by id) in one transaction, filling any gap since the cursor from the store. */
+  function evaluateBatch(batch: readonly CommittedEvent[], pending: Map<number, DispatchReason>): number | 'behind' {
+    return write(() => {
+      const nowIso = iso(clock.now());
+      const cursor = repo.cursor();
+      const fresh = batch.filter((e) => e.id > cursor);
+      const first = fresh[0];
+      const last = fresh[fresh.length - 1];
+      if (!first || !last) return 0;
+      let n = 0;
+      if (first.id > cursor + 1) {
+        // Events committed earlier were never evaluated (a failed batch): do them first, in order.
+        const gap = repo.eventsBetween(cursor, first.id, config.catchUpBatch + 1);
+        if (gap.length > config.catchUpBatch) return 'behind';
+        for (const g of gap) evaluateOne(fromStored(g, nowIso), nowIso, pending);
+        n += gap.length;
+      }
+      for (const e of fresh) evaluateOne(normalize(e, nowIso), nowIso, pending);
+      repo.setCursor(last.id);
+      return n + fresh.length;
+    });
+  }
+
+  function onCommitted(events: readonly CommittedEvent[]): void {
+    if (events.length === 0) return;
+    const pending = new Map<number, DispatchReason>();
+    try {
+      const sorted = events.filter((e) => Number.isSafeInteger(e.id) && e.id > 0).sort((a, b) => a.id - b.id);
+      const r = evaluateBatch(sorted, pending);
+      if (r === 'behind') {
+        if (!behindLogged) log.warn({ events: events.length }, 'alert engine is behind the event log; catching up on tick');
+        behindLogged = true;
+        return;
+      }
+      behindLogged = false;
+    } catch (err) {
+      // The events are committed; the cursor did not move, so the next batch or tick evaluates them.
+      log.error({ err, events: events.length }, 'alert evaluation failed; will retry from the event log');
+      return;
+    }
+    flush(pending);
+  }
+
+  function catchUp(maxEvents = config.catchUpBatch * 5): number {
+    let done = 0;
+    while (done < maxEvents) {
+      const pending = new Map<number, DispatchReason>();
+      const n = write(() => {
+        const nowIso = iso(clock.now());
+        const rows = repo.eventsBetween(repo.cursor(), null, Math.min(config.catchUpBatch, maxEvents - done));
+        const last = rows[rows.length - 1];
+        if (!last) return 0;
+        for (const r of rows) evaluateOne(fromStored(r, nowIso), nowIso, pending);
+        repo.setCursor(last.id);
+        return rows.length;
+      });
+      flush(pending);
+      if (n === 0) break;
+      done += n;
+    }
+    if (done > 0) log.info({ evaluated: done }, 'alert engine caught up with the event log');
+    return done;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Escalation and heartbeats
+  // ------------------------------------------------------------------------------------------
+
+  function escalate(nowMs: number): number {
+    const pending = new Map<number, DispatchReason>();
+    const maxLevel = config.escalationChain.length - 1;
+    const count = write(() => {
+      const nowIso = iso(nowMs);
+      let n = 0;
+      for (const a of repo.dueForEscalation(iso(nowMs - config.escalationAfterMs), maxLevel)) {
+        const level = a.escalation_level + 1;
+        const role = config.escalationChain[level] ?? config.escalationChain[maxLevel]!;
+        if (!repo.escalate(a.id, a.escalation_level, role, nowIso)) continue;
+        repo.addHistory({ alert_id: a.id, at: nowIso, actor: SYSTEM, action: 'escalated', note: null, details: JSON.stringify({ level, role }) });
+        log.warn({ alert_id: a.id, agent_id: a.agent_id, level, role }, 'alert escalated');
+        pending.set(a.id, 'escalated');
+        n++;
+      }
+      return n;
+    });
+    flush(pending);
+    return count;
+  }
+
+  function systemResolve(a: AlertRow, text: string, nowIso: string, pending: Map<number, DispatchReason>): boolean {
+    if (!repo.resolve(a.id, SYSTEM, nowIso, text)) return false;
+    repo.addHistory({ alert_id: a.id, at: nowIso, actor: SYSTEM, action: 'resolved', note: text, details: null });
+    note(pending, a.id, 'resolved');
+    return true;
+  }
+
+  function checkHeartbeats(nowMs: number): { raised: number; resolved: number } {
+    const pending = new Map<number, DispatchReason>();
+    const miss = config.heartbeatMissAfterMs;
+    const result = write(() => {
+      const nowIso = iso(nowMs);
+      const r = { raised: 0, resolved: 0 };
+      const open = new Map(repo.unresolvedByRule('agent.offline').map((a) => [a.agent_id, a]));
+      const maintenance = repo.seatsInMaintenance(nowIso);
+      for (const s of repo.seats()) {
+        const alert = open.get(s.agent_id);
+        if (s.revoked_at !== null) {
+          if (alert && systemResolve(alert, 'seat revoked (座席已注销)', nowIso, pending)) r.resolved++;
+          continue;
+        }
+        const lastSeen = s.last_seen ?? s.enrolled_at;
+        if (!isStale(lastSeen, nowMs, miss)) {
+          if (alert && systemResolve(alert, 'heartbeat resumed (心跳已恢复)', nowIso, pending)) r.resolved++;
+          continue;
+        }
+        if (alert || maintenance.has(s.agent_id)) continue;
+        const last = s.last_seen === null ? null : sanitizeText(s.last_seen, 40);
+        const minutes = Math.round(miss / 60_000);
+        const id = openAlert(
+          s.agent_id,
+          {
+            rule: 'agent.offline',
+            severity: 'medium',
+            dedupKey: 'agent.offline',
+            title: { zh: '座席离线(心跳中断)', en: 'Seat offline (missed heartbeats)' },
+            detail: {
+              zh: last === null ? `座席自注册以来从未连接(超过 ${minutes} 分钟)` : `最后在线 ${last}，超过 ${minutes} 分钟无心跳`,
+              en: last === null ? `The seat never connected since enrollment (over ${minutes} min)` : `Last seen ${last}; no heartbeat for over ${minutes} min`,
+            },
+            device: null,
+          },
+          nowIso,
+          nowIso,
+          null,
+        );
+        note(pending, id, 'opened');
+        r.raised++;
+      }
+      return r;
+    });
+    flush(pending);
+    return result;
+  }
+
+  function tick(): TickResult {
+    const res: TickResult = { evaluated: 0, escalated: 0, offlineRaised: 0, offlineResolved: 0 };
+    try {
+      if (repo.maxEventId() > repo.cursor()) res.evaluated = catchUp();
+    } catch (err) {
+      log.error({ err }, 'alert catch-up failed');
+    }
+    const nowMs = clock.now();
+    try {
+      res.escalated = escalate(nowMs);
+    } catch (err) {
+      log.error({ err }, 'alert escalation failed');
+    }
+    try {
+      const h = checkHeartbeats(nowMs);
+      res.offlineRaised = h.raised;
+      res.offlineResolved = h.resolved;
+    } catch (err) {
+      log.error({ err }, 'heartbeat check failed');
+    }
+    return res;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Lifecycle
+  // ------------------------------------------------------------------------------------------
+
+  function mustGet(id: number): AlertWithSeat {
+    const row = repo.get(id);
+    if (!row) throw new AppError('ALERT_ERR_NOT_FOUND', formatError('ALERT_ERR_NOT_FOUND', id), { details: { alert_id: id } });
+    return row;
+  }
+
+  function view(id: number): AlertView {
+    return toAlertView(mustGet(id));
+  }
+
+  /** Runs one lifecycle step: checks the transition, applies it (conditionally) and records history. */
+  function step(id: number, action: AlertAction, apply: (nowIso: string) => boolean, history: (nowIso: string) => { actor: string; action: string; note: string | null; details?: unknown }): AlertView {
+    return write(() => {
+      const row = mustGet(id);
+      assertTransition(id, row.state, action);
+      const nowIso = iso(clock.now());
+      // The conditional UPDATE is the real guard; the check above only gives the better error.
+      if (!apply(nowIso)) assertTransition(id, mustGet(id).state, action);
+      const h = history(nowIso);
+      repo.addHistory({ alert_id: id, at: nowIso, actor: h.actor, action: h.action, note: h.note, details: h.details === undefined ? null : JSON.stringify(h.details) });
+      return view(id);
+    });
+  }
+
+  function acknowledge(idIn: number, userIn: string): AlertView {
+    const id = cleanId(idIn);
+    const user = cleanActor(userIn, 'user');
+    const v = step(id, 'acknowledge', (at) => repo.acknowledge(id, user, at), () => ({ actor: user, action: 'acknowledged', note: null }));
+    log.info({ alert_id: id, by: user }, 'alert acknowledged');
+    return v;
+  }
+
+  function assign(idIn: number, assigneeIn: string, byIn: string): AlertView {
+    const id = cleanId(idIn);
+    const assignee = cleanActor(assigneeIn, 'assignee');
+    const by = cleanActor(byIn, 'by');
+    const v = step(id, 'assign', (at) => repo.assign(id, assignee, by, at), () => ({ actor: by, action: 'assigned', note: null, details: { assignee } }));
+    log.info({ alert_id: id, by, assignee }, 'alert assigned');
+    return v;
+  }
+
+  function resolve(idIn: number, byIn: string, noteIn: string): AlertView {
+    const id = cleanId(idIn);
+    const by = cleanActor(byIn, 'by');
+    const text = cleanNote(noteIn);
+    // Checked here first only so a closed alert reports the transition, not the missing note.
+    assertTransition(id, mustGet(id).state, 'resolve');
+    if (text === '') throw new AppError('ALERT_ERR_NOTE_REQUIRED', formatError('ALERT_ERR_NOTE_REQUIRED', id), { details: { alert_id: id } });
+    const v = step(id, 'resolve', (at) => repo.resolve(id, by, at, text), () => ({ actor: by, action: 'resolved', note: text }));
+    log.info({ alert_id: id, by }, 'alert resolved');
+    flush(new Map([[id, 'resolved' as const]]));
+    return v;
+  }
+
+  function addNote(idIn: number, byIn: string, noteIn: string): AlertView {
+    const id = cleanId(idIn);
+    const by = cleanActor(byIn, 'by');
+    const text = cleanNote(noteIn);
+    if (text === '') throw invalid('note must not be empty');
+    return step(id, 'note', () => true, () => ({ actor: by, action: 'note', note: text }));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Queries
+  // ------------------------------------------------------------------------------------------
+
+  function sinceIso(v: number | string | undefined): string | undefined {
+    if (v === undefined) return undefined;
+    const ms = typeof v === 'number' ? v : Date.parse(v);
+    if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) throw invalid('since must be epoch milliseconds or an ISO time');
+    return iso(ms);
+  }
+
+  function list(q: AlertListQuery = {}): { alerts: AlertView[]; total: number; limit: number; offset: number } {
+    const limit = q.limit ?? 50;
+    const offset = q.offset ?? 0;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIST_MAX) throw invalid(`limit must be 1-${LIST_MAX}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalid('offset must be a non-negative integer');
+    if (q.state !== undefined && !STATES.includes(q.state)) throw invalid('unknown state');
+    if (q.severity !== undefined && !ALERT_SEVERITIES.includes(q.severity)) throw invalid('unknown severity');
+    for (const k of ['agent_id', 'rule'] as const) {
+      const v = q[k];
+      if (v !== undefined && (typeof v !== 'string' || v.length === 0 || v.length > 256)) throw invalid(`${k} must be a short string`);
+    }
+    const since = sinceIso(q.since);
+    const { rows, total } = repo.list({
+      limit,
+      offset,
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.severity === undefined ? {} : { severity: q.severity }),
+      ...(q.agent_id === undefined ? {} : { agent_id: q.agent_id }),
+      ...(q.rule === undefined ? {} : { rule: q.rule }),
+      ...(since === undefined ? {} : { since }),
+    });
+    return { alerts: rows.map(toAlertView), total, limit, offset };
+  }
+
+  function get(idIn: number): AlertDetail | undefined {
+    const id = cleanId(idIn);
+    const row = repo.get(id);
+    if (!row) return undefined;
+    return { alert: toAlertView(row), history: repo.history(id).map(toHistoryEntry), events: repo.linkedEvents(id, 100) };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Maintenance and handover
+  // ------------------------------------------------------------------------------------------
+
+  function startMaintenance(agentIdIn: string, o: { by: string; durationMs: number; reason: string }) {
+    const agentId = cleanActor(agentIdIn, 'agent_id');
+    const by = cleanActor(o.by, 'by');
+    const reason = cleanNote(o.reason);
+    if (reason === '') throw invalid('a maintenance window needs a reason');
+    if (!Number.isSafeInteger(o.durationMs) || o.durationMs < 1 || o.durationMs > MAINTENANCE_MAX_MS) throw invalid('durationMs must be 1 ms to 7 days');
+    const nowMs = clock.now();
+    const w = { agent_id: agentId, starts_at: iso(nowMs), ends_at: iso(nowMs + o.durationMs), created_by: by, reason };
+    const id = write(() => repo.addMaintenance(w));
+    log.info({ agent_id: agentId, by, ends_at: w.ends_at }, 'maintenance window opened');
+    return { id, starts_at: w.starts_at, ends_at: w.ends_at };
+  }
+
+  function endMaintenance(agentIdIn: string, byIn: string): number {
+    const agentId = cleanActor(agentIdIn, 'agent_id');
+    const by = cleanActor(byIn, 'by');
+    const n = write(() => repo.endMaintenance(agentId, iso(clock.now()), by));
+    log.info({ agent_id: agentId, by, windows: n }, 'maintenance window closed');
+    return n;
+  }
+
+  function handoverReport(nowMs = clock.now(), opts: { since?: number } = {}): HandoverReport {
+    let from: { ms: number; source: HandoverReport['period']['source'] };
+    if (opts.since !== undefined) {
+      if (!Number.isFinite(opts.since)) throw invalid('since must be epoch milliseconds');
+      from = { ms: opts.since, source: 'given' };
+    } else {
+      const last = repo.lastHandover();
+      const lastMs = last ? Date.parse(last.at) : NaN;
+      from = Number.isFinite(lastMs) && lastMs <= nowMs ? { ms: lastMs, source: 'last_handover' } : { ms: nowMs - config.shiftLengthMs, source: 'shift_length' };
+    }
+    return buildHandoverReport({
+      repo,
+      nowMs,
+      from,
+      timeZone: config.reportTimeZone,
+      heartbeatMissAfterMs: config.heartbeatMissAfterMs,
+      activeGrants: deps.activeGrants,
+    });
+  }
+
+  function confirmHandover(o: { outgoing: string; incoming: string }): { id: number; at: string; report: HandoverReport } {
+    const outgoing = cleanActor(o.outgoing, 'outgoing');
+    const incoming = cleanActor(o.incoming, 'incoming');
+    // WF-8: the substitute carries the shift, but nobody hands over to themselves.
+    if (outgoing === incoming) throw invalid('outgoing and incoming must be different people');
+    return write(() => {
+      const nowMs = clock.now();
+      const report = handoverReport(nowMs);
+      const at = iso(nowMs);
+      const id = repo.addHandover({ at, outgoing, incoming, period_from: report.period.from, report: JSON.stringify(report) });
+      log.info({ handover_id: id, outgoing, incoming }, 'shift handover confirmed');
+      return { id, at, report };
+    });
+  }
+
+  return {
+    config,
+    onCommitted,
+    catchUp,
+    tick,
+    acknowledge,
+    assign,
+    resolve,
+    addNote,
+    list,
+    get,
+    startMaintenance,
+    endMaintenance,
+    handoverReport,
+    confirmHandover,
+  };
+}

@@ -1,0 +1,142 @@
+import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AgentEvent } from '../../shared/protocol/messages.js';
+import type { LockStateValue } from '../store/agents-repo.js';
+import type { IngestItem, Store } from '../store/store.js';
+
+/** Where the outcome of a queued event goes (one per connection). */
+export interface AckSink {
+  /** Called after the commit with the seqs now durable (new rows and duplicates alike). */
+  committed(seqs: number[]): void;
+  /** Called when the batch could not be committed: nothing was stored, the agent must resend. */
+  failed(messageIds: string[]): void;
+}
+
+export type PushResult = 'queued' | 'full' | 'closed';
+
+export interface IngestQueue {
+  pushEvent(sink: AckSink, agentId: string, msg: AgentEvent): PushResult;
+  /** Latest heartbeat per agent wins; it rides along with the next commit. */
+  pushHeartbeat(agentId: string, lockState: LockStateValue, outboxDepth: number): PushResult;
+  /** Events waiting for their commit. */
+  pending(): number;
+  /** Commits everything pending now, synchronously, and sends the acks. */
+  drain(): void;
+  /** Drains, then refuses new items ('closed'). */
+  close(): void;
+}
+
+interface Pending {
+  sink: AckSink;
+  agentId: string;
+  msg: AgentEvent;
+  receivedAt: string;
+}
+
+/**
+ * Group commit: events from all connections wait at most `commitIntervalMs` (or until `maxBatch`
+ * are waiting) and are written in ONE transaction; only then are their acks sent. One fsync per
+ * batch instead of per event is what makes synchronous=FULL affordable.
+ */
+export function createIngestQueue(deps: {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  commitIntervalMs: number;
+  maxBatch: number;
+  maxPending: number;
+}): IngestQueue {
+  const { store, clock, commitIntervalMs, maxBatch, maxPending } = deps;
+  const log = deps.log.child({ component: 'ingest' });
+  let events: Pending[] = [];
+  let heartbeats = new Map<string, Extract<IngestItem, { kind: 'heartbeat' }>>();
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  let closed = false;
+
+  function schedule(): void {
+    if (events.length >= maxBatch) {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      immediate ??= setImmediate(() => {
+        immediate = undefined;
+        commitOne();
+      });
+    } else if (!timer && !immediate) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        commitOne();
+      }, commitIntervalMs);
+    }
+  }
+
+  function commitOne(): void {
+    if (events.length === 0 && heartbeats.size === 0) return;
+    const batch = events.slice(0, maxBatch);
+    events = events.slice(batch.length);
+    const hbs = [...heartbeats.values()];
+    heartbeats = new Map();
+    const items: IngestItem[] = [
+      ...batch.map((p): IngestItem => ({ kind: 'event', agentId: p.agentId, msg: p.msg, receivedAt: p.receivedAt })),
+      ...hbs,
+    ];
+    const bySink = new Map<AckSink, Pending[]>();
+    for (const p of batch) {
+      const list = bySink.get(p.sink);
+      if (list) list.push(p);
+      else bySink.set(p.sink, [p]);
+    }
+    let ok = false;
+    try {
+      const results = store.ingest(items);
+      ok = true;
+      const stored = results.filter((r) => r === 'stored').length;
+      log.debug({ batch: batch.length, stored, heartbeats: hbs.length }, 'batch committed');
+    } catch (err) {
+      log.error({ err, batch: batch.length }, 'ingest batch failed');
+    }
+    for (const [sink, list] of bySink) {
+      try {
+        if (ok) sink.committed(list.map((p) => p.msg.seq));
+        else sink.failed(list.map((p) => p.msg.id));
+      } catch (err) {
+        log.warn({ err }, 'ack delivery failed');
+      }
+    }
+    if (events.length > 0 || heartbeats.size > 0) schedule();
+  }
+
+  function drain(): void {
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+    while (events.length > 0 || heartbeats.size > 0) commitOne();
+    if (timer) clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+    timer = undefined;
+    immediate = undefined;
+  }
+
+  return {
+    pushEvent(sink, agentId, msg) {
+      if (closed) return 'closed';
+      if (events.length >= maxPending) return 'full';
+      events.push({ sink, agentId, msg, receivedAt: new Date(clock.now()).toISOString() });
+      schedule();
+      return 'queued';
+    },
+    pushHeartbeat(agentId, lockState, outboxDepth) {
+      if (closed) return 'closed';
+      heartbeats.set(agentId, { kind: 'heartbeat', agentId, at: new Date(clock.now()).toISOString(), lockState, outboxDepth });
+      schedule();
+      return 'queued';
+    },
+    pending: () => events.length,
+    drain,
+    close() {
+      closed = true;
+      drain();
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { isAppError } from '../shared/errors.js';
+import { createLogger, silentLogger } from '../shared/logger.js';
+import { systemClock } from '../shared/clock.js';
+import { parseDuration, parseListen, parseLogLevel } from './cli-args.js';
+import { createCollector, DB_FILE } from './collector.js';
+import { createEnrollmentService } from './enrollment/enrollment-service.js';
+import { openStore } from './store/store.js';
+
+interface CollectorCliOptions {
+  data: string;
+  listen: string;
+  logLevel: string;
+}
+
+interface TokenCreateOptions {
+  data: string;
+  ttl?: string;
+  department?: string;
+  seatPattern?: string;
+}
+
+function failUsage(cmd: Command, err: unknown): never {
+  const code = isAppError(err) ? err.code : 'CLI_ERR_USAGE';
+  const message = err instanceof Error ? err.message : String(err);
+  return cmd.error(`${code}: ${message}`, { exitCode: 2, code });
+}
+
+/**
+ * `seatguard collector --data DIR --listen HOST:PORT [--log-level L]`: runs the collector until
+ * SIGTERM/SIGINT, then stops gracefully (pending batch committed and acked, sockets closed 4503).
+ */
+export function registerCollectorCommand(program: Command): Command {
+  return program
+    .command('collector')
+    .description('run the central collector (agent gateway, API)')
+    .requiredOption('--data <dir>', 'data directory (database, api-token file)')
+    .option('--listen <host:port>', 'listen address', '127.0.0.1:8443')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .action(async (opts: CollectorCliOptions, cmd: Command) => {
+      let listen: { host: string; port: number };
+      let level: ReturnType<typeof parseLogLevel>;
+      try {
+        listen = parseListen(opts.listen);
+        level = parseLogLevel(opts.logLevel);
+      } catch (err) {
+        failUsage(cmd, err);
+      }
+      const log = createLogger({ level, name: 'seatguard-collector' });
+      process.on('uncaughtException', (err) => {
+        log.fatal({ err }, 'uncaught exception');
+        process.exit(1);
+      });
+      process.on('unhandledRejection', (err) => {
+        log.fatal({ err }, 'unhandled rejection');
+        process.exit(1);
+      });
+      let collector: ReturnType<typeof createCollector>;
+      try {
+        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log });
+        await collector.start();
+      } catch (err) {
+        log.fatal({ err }, 'collector failed to start');
+        process.exit(1);
+      }
+      log.info({ api_token_file: collector.apiTokenFile }, 'api token is in this file (readable by the owner only)');
+      let signalled = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (signalled) {
+          log.warn({ signal }, 'second signal; exiting without graceful stop');
+          process.exit(1);
+        }
+        signalled = true;
+        log.info({ signal }, 'shutdown requested');
+        collector.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.fatal({ err }, 'graceful stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+}
+
+/** `seatguard token create --data DIR [--ttl 24h] [--department D] [--seat-pattern GLOB]`: prints a new enrollment token. */
+export function registerTokenCommand(program: Command): Command {
+  const token = program.command('token').description('enrollment tokens');
+  token
+    .command('create')
+    .description('create a single-use enrollment token and print it')
+    .requiredOption('--data <dir>', 'collector data directory')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 24h, 7d', '24h')
+    .option('--department <name>', 'department recorded on the enrolled seat')
+    .option('--seat-pattern <glob>', 'seat names allowed to enroll, e.g. CC-LYON-*')
+    .action((opts: TokenCreateOptions, cmd: Command) => {
+      let ttlMs: number;
+      try {
+        ttlMs = parseDuration(opts.ttl ?? '24h');
+      } catch (err) {
+        failUsage(cmd, err);
+      }
+      mkdirSync(opts.data, { recursive: true, mode: 0o700 });
+      // Goes through the database directly (WAL + busy_timeout), so it works beside a running collector.
+      const store = openStore(join(opts.data, DB_FILE));
+      try {
+        const service = createEnrollmentService({ store, clock: systemClock, log: silentLogger() });
+        const value = service.createToken({
+          ttlMs,
+          ...(opts.department === undefined ? {} : { department: opts.department }),
+          ...(opts.seatPattern === undefined ? {} : { seatPattern: opts.seatPattern }),
+        });
+        process.stdout.write(`${value}\n`);
+      } catch (err) {
+        failUsage(cmd, err);
+      } finally {
+        store.close();
+      }
+    });
+  return token;
+}
+
+// Lets `node dist/collector/main.js collector ...` run before scripts/seatguard.ts exists.
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const program = new Command('seatguard');
+  registerCollectorCommand(program);
+  registerTokenCommand(program);
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

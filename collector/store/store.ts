@@ -1,0 +1,102 @@
+import type { AgentEvent } from '../../shared/protocol/messages.js';
+import { AppError } from '../../shared/errors.js';
+import { openDatabase, type Db } from './db.js';
+import { createAgentsRepo, type AgentsRepo, type LockStateValue } from './agents-repo.js';
+import { createEventsRepo, type EventsRepo } from './events-repo.js';
+import { createDevicesRepo, type DevicesRepo } from './devices-repo.js';
+import { createEnrollmentRepo, type EnrollmentRepo } from './enrollment-repo.js';
+import { createApiTokensRepo, type ApiTokensRepo } from './api-tokens-repo.js';
+
+/** One unit of work for the group commit. */
+export type IngestItem =
+  | { kind: 'event'; agentId: string; msg: AgentEvent; receivedAt: string }
+  | { kind: 'heartbeat'; agentId: string; at: string; lockState: LockStateValue; outboxDepth: number };
+
+/** Per item of a batch: whether an event row was new or already stored (heartbeats: 'applied'). */
+export type IngestResult = 'stored' | 'duplicate' | 'applied';
+
+/** The collector's store: one repo per aggregate plus the batch write used by the ingest queue. */
+export interface Store {
+  readonly db: Db;
+  readonly agents: AgentsRepo;
+  readonly events: EventsRepo;
+  readonly devices: DevicesRepo;
+  readonly enrollment: EnrollmentRepo;
+  readonly apiTokens: ApiTokensRepo;
+  /** Writes a batch in ONE transaction; throws STORE_ERR_WRITE and writes nothing on failure. */
+  ingest(items: readonly IngestItem[]): IngestResult[];
+  /** Runs `fn` in a transaction (IMMEDIATE so concurrent writers queue instead of failing late). */
+  transaction<T>(fn: () => T): T;
+  /** Cheap liveness probe for /api/health. */
+  ping(): boolean;
+  close(): void;
+}
+
+const USB_TYPES = new Set(['usb.inserted', 'usb.blocked', 'usb.allowed', 'usb.removed']);
+
+/** Opens the SQLite file at `path` (pragmas + migrations) and builds the repos. */
+export function openStore(path: string): Store {
+  const db = openDatabase(path);
+  const agents = createAgentsRepo(db);
+  const events = createEventsRepo(db);
+  const devices = createDevicesRepo(db);
+  const enrollment = createEnrollmentRepo(db);
+  const apiTokens = createApiTokensRepo(db);
+  const pingStmt = db.prepare('SELECT 1 AS ok');
+
+  const ingestTx = db.transaction((items: readonly IngestItem[]): IngestResult[] => {
+    const results: IngestResult[] = [];
+    const maxSeq = new Map<string, { seq: number; at: string }>();
+    for (const item of items) {
+      if (item.kind === 'heartbeat') {
+        agents.heartbeat(item.agentId, item.at, item.lockState, item.outboxDepth);
+        results.push('applied');
+        continue;
+      }
+      const { msg, agentId, receivedAt } = item;
+      const isNew = events.insertIfNew({
+        agent_id: agentId,
+        seq: msg.seq,
+        type: msg.type,
+        ts: msg.ts,
+        received_at: receivedAt,
+        body: JSON.stringify(msg.body),
+      });
+      results.push(isNew ? 'stored' : 'duplicate');
+      if (isNew && USB_TYPES.has(msg.type) && 'device' in msg.body) {
+        devices.recordSighting(msg.body.device, agentId, msg.ts, msg.type === 'usb.inserted');
+      }
+      const prev = maxSeq.get(agentId);
+      if (!prev || prev.seq < msg.seq) maxSeq.set(agentId, { seq: msg.seq, at: receivedAt });
+    }
+    for (const [agentId, { seq, at }] of maxSeq) agents.advanceSeq(agentId, seq, at);
+    return results;
+  });
+
+  return {
+    db,
+    agents,
+    events,
+    devices,
+    enrollment,
+    apiTokens,
+    ingest: (items) => {
+      try {
+        return ingestTx.immediate(items);
+      } catch (cause) {
+        throw new AppError('STORE_ERR_WRITE', `Could not write to the store: ingest batch of ${items.length}`, { cause });
+      }
+    },
+    transaction: (fn) => db.transaction(fn).immediate(),
+    ping: () => {
+      try {
+        return (pingStmt.get() as { ok: number }).ok === 1;
+      } catch {
+        return false;
+      }
+    },
+    close: () => {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Samples the kernel's USB storage gate as fast as the guest allows (parsed by
+# scripts/vm/usb-poller.ts). Per sample: guest uptime in centiseconds, every mass-storage (class 08)
+# interface as name=authorized/driver ("-" when unbound), and the names in /proc/partitions.
+# The loop forks nothing except the sleep, so sampling stays fine-grained under TCG.
+# Usage: sg-poll-usb OUT_FILE MAX_CENTISECONDS [SLEEP_US] [STOP_FILE]
+out="$1"
+max_cs="$2"
+us="${3:-2000}"
+stop="${4:-$out.stop}"
+now_cs() {
+  read -r u _ </proc/uptime
+  cs=$((${u%.*} * 100 + 1${u#*.} - 100))
+}
+now_cs
+start=$cs
+n=0
+echo "START $start" >"$out"
+while [ ! -e "$stop" ]; do
+  now_cs
+  [ $((cs - start)) -ge "$max_cs" ] && break
+  line="S $cs"
+  for i in /sys/bus/usb/devices/*:*; do
+    read -r c 2>/dev/null <"$i/bInterfaceClass" || continue
+    [ "$c" = 08 ] || continue
+    read -r a 2>/dev/null <"$i/authorized" || a='?'
+    if [ -e "$i/driver" ]; then
+      d=$(readlink "$i/driver")
+      d=${d##*/}
+    else
+      d=-
+    fi
+    line="$line ${i##*/}=$a/$d"
+  done
+  p=""
+  while read -r maj _ _ name; do
+    case "$maj" in '' | major) ;; *) p="$p,$name" ;; esac
+  done </proc/partitions
+  echo "$line P$p" >>"$out"
+  n=$((n + 1))
+  usleep "$us"
+done
+now_cs
+echo "END $cs $n" >>"$out"

@@ -1,0 +1,109 @@
+import { fileURLToPath } from 'node:url';
+import type { AgentEventType, EventBody } from '../../shared/protocol/messages.js';
+import { loadDeviceFixtures, type FakeDeviceSpec } from '../../agent/platform/fake/device-spec.js';
+import { join } from 'node:path';
+import { systemClock } from '../../shared/clock.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { createAgent, type Agent } from '../../agent/agent.js';
+import { AGENT_VERSION } from '../../agent/config.js';
+import { ensureIdentity, type AgentIdentity } from '../../agent/identity.js';
+import { FakeUsbPlatform } from '../../agent/platform/fake/fake-platform.js';
+import { createOutbox, type Outbox } from '../../agent/store/outbox.js';
+import { createCollectorClient } from '../../agent/transport/collector-client.js';
+
+/** Folder of the recorded device fixtures (test/fixtures/devices). */
+export const DEVICE_FIXTURE_DIR = fileURLToPath(new URL('../fixtures/devices', import.meta.url));
+
+let cache: Map<string, FakeDeviceSpec> | null = null;
+
+/** One device fixture by file name without ".json" (e.g. "sandisk-ultra-fit"); a fresh copy each call. */
+export function deviceFixture(name: string): FakeDeviceSpec {
+  cache ??= loadDeviceFixtures(DEVICE_FIXTURE_DIR);
+  const spec = cache.get(name);
+  if (!spec) throw new Error(`no device fixture ${name}`);
+  return structuredClone(spec);
+}
+
+export interface RecordedEvent<T extends AgentEventType = AgentEventType> {
+  type: T;
+  body: EventBody<T>;
+}
+
+/** An emit function that records events in memory, for enforcement tests that need no outbox. */
+export function recordingEmitter(): {
+  events: RecordedEvent[];
+  emit: <T extends AgentEventType>(type: T, body: EventBody<T>) => void;
+  ofType: <T extends AgentEventType>(type: T) => Array<EventBody<T>>;
+} {
+  const events: RecordedEvent[] = [];
+  return {
+    events,
+    emit: (type, body) => {
+      events.push({ type, body } as RecordedEvent);
+    },
+    ofType: <T extends AgentEventType>(type: T) => events.filter((e) => e.type === type).map((e) => e.body as EventBody<T>),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole agent in-process: fake platform, real SQLite outbox, real identity and ws client.
+
+
+export interface InProcessAgent {
+  agent: Agent;
+  platform: FakeUsbPlatform;
+  outbox: Outbox;
+  identity: AgentIdentity;
+  /** Stops the agent and closes the outbox. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Enrolls (first time, with `token`) or reuses the identity in `stateDir`, then starts an agent on a
+ * fresh FakeUsbPlatform with test tunables (backoff 10 ms, no periodic resync).
+ */
+export async function startInProcessAgent(opts: {
+  collectorUrl: string;
+  stateDir: string;
+  token?: string;
+  seatName?: string;
+  platform?: FakeUsbPlatform;
+  log?: Logger;
+}): Promise<InProcessAgent> {
+  const log = opts.log ?? silentLogger();
+  const identity = await ensureIdentity({
+    stateDir: opts.stateDir,
+    collectorUrl: opts.collectorUrl,
+    enrollToken: opts.token ?? null,
+    hostname: opts.seatName ?? 'seat-test',
+    platform: 'fake',
+    seatName: opts.seatName ?? null,
+    log,
+  });
+  const platform = opts.platform ?? new FakeUsbPlatform();
+  const outbox = createOutbox({ path: join(opts.stateDir, 'outbox.db') });
+  const agent = createAgent({ platform: { name: 'fake', usb: platform }, outbox, log, clock: systemClock, config: { resyncIntervalMs: 0, flushTimeoutMs: 1_000 } });
+  await agent.start();
+  agent.connect(
+    createCollectorClient({
+      collectorUrl: opts.collectorUrl,
+      identity,
+      outbox,
+      log,
+      hello: { agent_version: AGENT_VERSION, platform: 'fake', hostname: opts.seatName ?? 'seat-test' },
+      lockState: () => agent.lockState(),
+      backoffBaseMs: 10,
+      backoffCapMs: 100,
+    }),
+  );
+  return {
+    agent,
+    platform,
+    outbox,
+    identity,
+    async stop() {
+      await agent.stop('test teardown');
+      outbox.close();
+    },
+  };
+}

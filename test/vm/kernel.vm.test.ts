@@ -1,0 +1,454 @@
+// Real-kernel scenarios (docs/vm-lab.md): one QEMU/TCG guest runs the real seatguard agent while
+// the host hot-plugs emulated USB devices over QMP. Every scenario asserts what the guest KERNEL did
+// (sysfs, /proc/partitions), then what the collector stored. Run:
+//   npm run build && npx vitest run --config test/vm/vitest.vm.config.ts
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { vmLabEnv } from '../../scripts/vm/env.js';
+import { startGuestAgent, type GuestAgent } from '../../scripts/vm/guest-agent.js';
+import {
+  kernelEnumerationTime,
+  readGuestUsb,
+  readKernelLog,
+  readPartitions,
+  waitForBlockDevice,
+  waitForDevice,
+  waitForDeviceGone,
+  type GuestUsbDevice,
+} from '../../scripts/vm/guest-usb.js';
+import { seatguardCli, startHostCollector, type HostCollector, type StoredEvent } from '../../scripts/vm/host-collector.js';
+import { isVmUnavailable, startVmLab, type VmLab } from '../../scripts/vm/lab.js';
+import { formatSummary, writeResults, type DualTime, type LabRun, type ScenarioResult } from '../../scripts/vm/results.js';
+import { measureTimeMap, type TimeMap } from '../../scripts/vm/time-map.js';
+import { createCompositeGadget, createStickImage, dummyRootHubs, plugKeyboard, plugStick, unplug, type Plugged } from '../../scripts/vm/usb-devices.js';
+import { startUsbPoller, summarizeExposure, type ExposureSummary, type PollResult } from '../../scripts/vm/usb-poller.js';
+import { waitUntil } from '../../scripts/vm/wait.js';
+
+const env = vmLabEnv();
+/** Agent state inside `chroot /host`: /run is the guest's tmpfs (the 9p root is read-only). */
+const STATE_DIR = '/run/seatguard/agent-state';
+/** How long the sampler keeps watching after the storage interface appeared (usb-storage delay_use is 1 s). */
+const HOLD_S = 3;
+const RUN_TAG = Date.now().toString(36).toUpperCase();
+/** Host wall clock minus performance.now(): converts the collector's received_at to host perf time. */
+const WALL_OFFSET = Date.now() - performance.now();
+
+const run: LabRun = {
+  startedAt: new Date().toISOString(),
+  kernel: 'unknown',
+  qemu: 'unknown',
+  host: { cpus: os.cpus().length, node: process.version },
+  buildMs: null,
+  bootMs: null,
+  guestReadyUptimeS: null,
+  unavailable: null,
+  scenarios: [],
+};
+
+interface Ready {
+  lab: VmLab;
+  collector: HostCollector;
+}
+
+let lab: VmLab | null = null;
+let collector: HostCollector | null = null;
+let agent: GuestAgent | null = null;
+let agentId: string | null = null;
+let enrollToken: string | null = null;
+
+function need(ctx: TestContext): Ready {
+  if (run.unavailable !== null) ctx.skip(`QEMU lab unavailable (SEATGUARD_VM_OPTIONAL=1): ${run.unavailable}`);
+  if (!lab || !collector) throw new Error('lab setup failed (see beforeAll)');
+  return { lab, collector };
+}
+
+async function startAgent(r: Ready): Promise<GuestAgent> {
+  enrollToken ??= await r.collector.createEnrollmentToken();
+  agent = await startGuestAgent(r.lab.vm.shell, {
+    cliPath: env.cliPath,
+    nodePath: process.execPath,
+    collectorUrl: r.collector.guestUrl,
+    stateDir: STATE_DIR,
+    enrollToken,
+  });
+  return agent;
+}
+
+async function ensureAgent(r: Ready): Promise<GuestAgent> {
+  if (agent && (await agent.isAlive())) return agent;
+  return startAgent(r);
+}
+
+/** Root hubs whose interface_authorized_default is not 0, i.e. the storage gate is open. */
+async function openControllers(r: Ready): Promise<string[]> {
+  const { rootHubs } = await readGuestUsb(r.lab.vm.shell);
+  return rootHubs.filter((h) => h.interfaceAuthorizedDefault !== '0').map((h) => `${h.name}=${h.interfaceAuthorizedDefault ?? 'unreadable'}`);
+}
+
+async function waitForLockedControllers(r: Ready, timeoutMs: number): Promise<void> {
+  await waitUntil(async () => (await openControllers(r)).length === 0, {
+    timeoutMs,
+    intervalMs: 200,
+    what: 'the agent to set interface_authorized_default=0 on every root hub',
+  }).catch(async (err: unknown) => {
+    throw new Error(`${String(err)}; still open: ${(await openControllers(r)).join(' ')}`, { cause: err });
+  });
+}
+
+async function seatId(r: Ready): Promise<string> {
+  agentId ??= await waitUntil(async () => (await r.collector.seats())[0], { timeoutMs: 90_000, intervalMs: 250, what: 'the agent to enroll' });
+  return agentId;
+}
+
+const serialOf = (e: StoredEvent): unknown => {
+  const d = e.body.device;
+  return typeof d === 'object' && d !== null && 'serial' in d ? d.serial : undefined;
+};
+
+/** Waits until the collector has stored an event of `type` for the device with `serial`. */
+async function waitStored(
+  r: Ready,
+  type: string,
+  serial: string,
+  timeoutMs: number,
+  extra: (e: StoredEvent) => boolean = () => true,
+): Promise<StoredEvent> {
+  const id = await seatId(r);
+  return waitUntil(
+    async () => (await r.collector.events(id)).find((e) => e.type === type && serialOf(e) === serial && extra(e)),
+    { timeoutMs, intervalMs: 100, what: `the collector to store ${type} for ${serial}` },
+  );
+}
+
+/** When the collector received an event, in host perf ms after `t0`, with the mapped guest time. */
+function storedAt(e: StoredEvent, t0: number, tm: TimeMap): DualTime {
+  const perf = Date.parse(e.receivedAt) - WALL_OFFSET;
+  if (Number.isNaN(perf)) return { hostMs: null, guestS: null, guestSource: 'none' };
+  return { hostMs: perf - t0, guestS: tm.toGuestS(perf), guestSource: 'mapped' };
+}
+
+function sampled(t: number | null, t0: number, tm: TimeMap): DualTime {
+  return t === null ? { hostMs: null, guestS: null, guestSource: 'sampler' } : { hostMs: tm.toHostMs(t) - t0, guestS: t, guestSource: 'sampler' };
+}
+
+interface Observation {
+  device: GuestUsbDevice;
+  plugged: Plugged;
+  summary: ExposureSummary;
+  poll: PollResult;
+  tm: TimeMap;
+  enumeratedS: number | null;
+}
+
+/**
+ * Samples the guest's storage gate from before the plug until HOLD_S seconds after the storage
+ * interface appeared, then evaluates every sample for this device.
+ */
+async function observePlug(
+  r: Ready,
+  plug: () => Promise<Plugged>,
+  match: (d: GuestUsbDevice) => boolean,
+  interfaces: number,
+): Promise<Observation> {
+  const { shell } = r.lab.vm;
+  const baseline = await readPartitions(shell);
+  const tm = await measureTimeMap(shell);
+  const poller = await startUsbPoller(shell, { maxMs: 90_000 });
+  let stopped = false;
+  try {
+    const plugged = await plug();
+    const device = await waitForDevice(shell, match, { timeoutMs: 45_000, what: `${plugged.id} in guest sysfs`, withInterfaces: interfaces });
+    await waitUntil(
+      async () => {
+        const s = summarizeExposure(await poller.peek(), `${device.name}:`, baseline);
+        return s.firstSeenT !== null && s.observedAfterSeenS >= HOLD_S;
+      },
+      { timeoutMs: 60_000, intervalMs: 300, what: `${HOLD_S} s of samples after the storage interface of ${device.name} appeared` },
+    );
+    const poll = await poller.stop();
+    stopped = true;
+    const summary = summarizeExposure(poll, `${device.name}:`, baseline);
+    const klog = await readKernelLog(shell);
+    const enumeratedS = kernelEnumerationTime(klog, device.name, tm.toGuestS(plugged.addedAt) - 1);
+    return { device, plugged, summary, poll, tm, enumeratedS };
+  } finally {
+    if (!stopped) await poller.stop().catch(() => undefined);
+  }
+}
+
+/** Copies the observation into the scenario record (before any assertion, so failures are recorded too). */
+function record(res: ScenarioResult, o: Observation): void {
+  const t0 = o.plugged.addedAt;
+  const { summary: s, tm } = o;
+  res.device = { guestName: o.device.name, serial: o.device.serial };
+  res.trigger = { guestS: tm.toGuestS(t0), uncertaintyMs: tm.uncertaintyMs };
+  res.enumerated =
+    o.enumeratedS === null
+      ? { hostMs: null, guestS: null, guestSource: 'none' }
+      : { hostMs: tm.toHostMs(o.enumeratedS) - t0, guestS: o.enumeratedS, guestSource: 'dmesg' };
+  res.storageVisible = sampled(s.firstSeenT, t0, tm);
+  res.storageBound = { ...sampled(s.firstBoundT, t0, tm), driver: s.boundDriver };
+  res.blockDevice = { ...sampled(s.firstNewPartitionT, t0, tm), names: s.newPartitions };
+  res.sampler = { samples: s.samples, meanIntervalMs: s.meanIntervalMs, observedAfterVisibleS: s.observedAfterSeenS };
+}
+
+function scenario(id: string, title: string, name: string, fn: (res: ScenarioResult, r: Ready) => Promise<void>): void {
+  it(name, async (ctx) => {
+    const r = need(ctx);
+    const res: ScenarioResult = { id, title, passed: false, durationMs: 0, notes: [] };
+    const t0 = performance.now();
+    try {
+      await fn(res, r);
+      res.passed = true;
+    } finally {
+      res.durationMs = performance.now() - t0;
+      run.scenarios.push(res);
+      console.log(`[vm] scenario ${id} (${title}) ${res.passed ? 'passed' : 'FAILED'} in ${(res.durationMs / 1000).toFixed(1)} s`);
+    }
+  });
+}
+
+function stickImage(r: Ready, name: string): string {
+  return createStickImage(path.join(r.lab.workDir, `${name}.img`));
+}
+
+describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
+  beforeAll(async () => {
+    const t0 = performance.now();
+    try {
+      lab = await startVmLab(env);
+    } catch (err) {
+      if (env.optional && isVmUnavailable(err)) {
+        run.unavailable = err instanceof Error ? err.message.split('\n')[0] ?? String(err) : String(err);
+        console.log(`[vm] skipping: ${run.unavailable}`);
+        return;
+      }
+      throw err;
+    }
+    // The agent and collector must be built: the guest runs dist/ through the 9p root.
+    seatguardCli(env.cliPath);
+    run.kernel = lab.kernelVersion;
+    run.qemu = lab.qemuVersion;
+    run.buildMs = lab.buildMs;
+    run.bootMs = lab.vm.bootMs;
+    run.guestReadyUptimeS = lab.vm.guestReadyUptime;
+    console.log(
+      `[vm] guest ${lab.kernelVersion} built/cached in ${(lab.buildMs / 1000).toFixed(1)} s, booted in ${(lab.vm.bootMs / 1000).toFixed(1)} s ` +
+        `(guest ready at ${lab.vm.guestReadyUptime.toFixed(2)} s uptime); setup ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    collector = await startHostCollector({ cliPath: env.cliPath, dataDir: path.join(lab.workDir, 'collector') });
+  });
+
+  afterAll(async () => {
+    const art = env.artifactsDir;
+    fs.mkdirSync(art, { recursive: true });
+    if (lab) {
+      const consoleLog = path.join(lab.vm.runDir, 'console.log');
+      if (fs.existsSync(consoleLog)) fs.copyFileSync(consoleLog, path.join(art, 'vm-console.log'));
+      if (agent) {
+        const log = await agent.log().catch((err: unknown) => `unreadable: ${String(err)}`);
+        fs.writeFileSync(path.join(art, 'vm-agent.log'), log);
+      }
+    }
+    if (collector) fs.writeFileSync(path.join(art, 'vm-collector.log'), collector.logTail(500));
+    writeResults(path.join(art, 'vm-results.json'), run);
+    console.log(`[vm] summary (test-artifacts/vm-results.json)\n${formatSummary(run)}`);
+    await collector?.stop();
+    await lab?.stop();
+  });
+
+  scenario(
+    '6',
+    'boot race',
+    '6 boot race: a stick bound to usb-storage before the agent starts is deauthorized, its sda disappears and it is reported present_at_start',
+    async (res, r) => {
+      const { shell } = r.lab.vm;
+      const serial = `SG-RACE-${RUN_TAG}`;
+      expect(agent, 'scenario 6 needs a guest where the agent never ran').toBeNull();
+      const plugged = await plugStick(r.lab.vm.qmp, { id: 'race6', serial, image: stickImage(r, 'race6'), bus: r.lab.vm.usbBus });
+      // Precondition, and proof that the sampler can see an exposed stick: no agent = the kernel binds it.
+      const names = await waitForBlockDevice(shell, { timeoutMs: 45_000 });
+      const before = await waitForDevice(shell, (d) => d.serial === serial, { timeoutMs: 10_000, what: serial, withInterfaces: 1 });
+      const storage = before.interfaces.find((i) => i.cls === 8);
+      expect(storage?.driver, 'without the agent the kernel binds usb-storage').toBe('usb-storage');
+      res.notes.push(`before agent: ${before.name} bound to usb-storage, block devices ${names.join(',')}`);
+      res.device = { guestName: before.name, serial };
+
+      const tm = await measureTimeMap(shell);
+      const poller = await startUsbPoller(shell, { maxMs: 150_000 });
+      const started = await startAgent(r);
+      let poll: PollResult;
+      try {
+        await waitUntil(
+          async () => {
+            const last = (await poller.peek()).samples.at(-1);
+            const mine = last?.storage.filter((i) => i.name.startsWith(`${before.name}:`)) ?? [];
+            return last !== undefined && mine.length > 0 && mine.every((i) => i.authorized === '0' && i.driver === null) && !last.partitions.some((p) => p.startsWith('sd'));
+          },
+          { timeoutMs: 120_000, intervalMs: 300, what: 'the agent to deauthorize the present stick and sda to disappear' },
+        );
+      } finally {
+        poll = await poller.stop();
+      }
+      const gone = poll.samples.find((s) => !s.partitions.some((p) => p.startsWith('sd')));
+      const unbound = poll.samples.find((s) => s.storage.some((i) => i.name.startsWith(`${before.name}:`) && i.driver === null));
+      res.trigger = { guestS: tm.toGuestS(started.startedAt), uncertaintyMs: tm.uncertaintyMs };
+      res.storageBound = { ...sampled(unbound?.t ?? null, started.startedAt, tm), driver: null };
+      res.blockDevice = { ...sampled(gone?.t ?? null, started.startedAt, tm), names: [] };
+      res.notes.push('times are from agent start: storageBound = first sample unbound, blockDevice = first sample without sd*');
+      res.sampler = { samples: poll.samples.length, meanIntervalMs: summarizeExposure(poll, null, []).meanIntervalMs, observedAfterVisibleS: 0 };
+
+      const after = await readGuestUsb(shell);
+      const iface = after.devices.find((d) => d.serial === serial)?.interfaces.find((i) => i.cls === 8);
+      expect(iface?.authorized).toBe('0');
+      expect(iface?.driver).toBeNull();
+      expect(await readPartitions(shell)).not.toContainEqual(expect.stringMatching(/^sd/));
+
+      await waitForLockedControllers(r, 60_000);
+      const inserted = await waitStored(r, 'usb.inserted', serial, 90_000, (e) => e.body.present_at_start === true);
+      const blocked = await waitStored(r, 'usb.blocked', serial, 90_000);
+      res.insertedStored = storedAt(inserted, started.startedAt, tm);
+      res.blockedStored = storedAt(blocked, started.startedAt, tm);
+      expect(inserted.body.present_at_start).toBe(true);
+
+      await unplug(r.lab.vm.qmp, plugged);
+      await waitForDeviceGone(shell, (d) => d.serial === serial, 30_000, `${serial} to disappear`);
+    },
+  );
+
+  scenario(
+    '1',
+    'hot-plugged stick',
+    '1 hot-plug while the agent runs: the storage interface is never bound or authorized, no block device appears, usb.inserted and usb.blocked are stored',
+    async (res, r) => {
+      await ensureAgent(r);
+      await waitForLockedControllers(r, 60_000);
+      const serial = `SG-HOT-${RUN_TAG}`;
+      const img = stickImage(r, 'hot1');
+      const o = await observePlug(r, () => plugStick(r.lab.vm.qmp, { id: 'hot1', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
+      record(res, o);
+      const blocked = await waitStored(r, 'usb.blocked', serial, 90_000);
+      const inserted = await waitStored(r, 'usb.inserted', serial, 30_000);
+      res.blockedStored = storedAt(blocked, o.plugged.addedAt, o.tm);
+      res.insertedStored = storedAt(inserted, o.plugged.addedAt, o.tm);
+
+      expect(o.summary.samples).toBeGreaterThan(20);
+      expect(o.summary.firstBoundT, `storage bound to ${o.summary.boundDriver ?? '?'}`).toBeNull();
+      expect(o.summary.firstAuthorizedT).toBeNull();
+      expect(o.summary.newPartitions).toEqual([]);
+      const now = await readGuestUsb(r.lab.vm.shell);
+      const iface = now.devices.find((d) => d.serial === serial)?.interfaces.find((i) => i.cls === 8);
+      expect(iface?.authorized).toBe('0');
+      expect(iface?.driver).toBeNull();
+      expect(inserted.body.present_at_start).toBe(false);
+
+      await unplug(r.lab.vm.qmp, o.plugged);
+      await waitForDeviceGone(r.lab.vm.shell, (d) => d.serial === serial, 30_000, `${serial} to disappear`);
+    },
+  );
+
+  scenario('2', 'keyboard', '2 a hot-plugged keyboard gets its HID interface authorized and bound to usbhid', async (res, r) => {
+    await ensureAgent(r);
+    await waitForLockedControllers(r, 60_000);
+    const { shell, qmp } = r.lab.vm;
+    const before = new Set((await readGuestUsb(shell)).devices.map((d) => d.name));
+    const tm = await measureTimeMap(shell);
+    const plugged = await plugKeyboard(qmp, { id: 'kbd2', bus: r.lab.vm.usbBus });
+    const kbd = await waitForDevice(
+      shell,
+      (d) => !before.has(d.name) && d.interfaces.some((i) => i.cls === 3 && i.authorized === '1' && i.driver === 'usbhid'),
+      { timeoutMs: 60_000, what: 'the keyboard HID interface bound to usbhid' },
+    );
+    const boundHostMs = performance.now() - plugged.addedAt;
+    const enumeratedS = kernelEnumerationTime(await readKernelLog(shell), kbd.name, tm.toGuestS(plugged.addedAt) - 1);
+    res.device = { guestName: kbd.name, serial: kbd.serial };
+    res.trigger = { guestS: tm.toGuestS(plugged.addedAt), uncertaintyMs: tm.uncertaintyMs };
+    res.enumerated = enumeratedS === null ? { hostMs: null, guestS: null, guestSource: 'none' } : { hostMs: tm.toHostMs(enumeratedS) - plugged.addedAt, guestS: enumeratedS, guestSource: 'dmesg' };
+    res.notes.push(`HID bound to usbhid within ${Math.round(boundHostMs)} ms of device_add (upper bound: sysfs polled every ~100 ms plus channel round trip)`);
+    const hid = kbd.interfaces.find((i) => i.cls === 3);
+    expect(hid?.authorized).toBe('1');
+    expect(hid?.driver).toBe('usbhid');
+    await unplug(qmp, plugged);
+    await waitForDeviceGone(shell, (d) => d.name === kbd.name, 30_000, 'the keyboard to disappear');
+  });
+
+  scenario(
+    '3',
+    'composite HID+storage',
+    '3 a composite keyboard+storage gadget on a hot-added controller gets HID bound while its storage interface is never bound',
+    async (res, r) => {
+      await ensureAgent(r);
+      await waitForLockedControllers(r, 60_000);
+      const { shell } = r.lab.vm;
+      const serial = `SGCOMP${RUN_TAG}`.slice(0, 32);
+      const tLoad = performance.now();
+      const gadget = await createCompositeGadget(shell, { serial });
+      const dummy = await dummyRootHubs(shell);
+      expect(dummy.length, 'dummy_hcd adds a root hub').toBeGreaterThan(0);
+      // The new controller starts with the gate open; the agent must close it before anything attaches.
+      await waitForLockedControllers(r, 60_000);
+      res.notes.push(`agent locked hot-added controller(s) ${dummy.join(',')} within ${Math.round(performance.now() - tLoad)} ms of modprobe dummy_hcd`);
+      const o = await observePlug(
+        r,
+        async () => {
+          await gadget.attach();
+          return { id: 'gadget3', kind: 'stick', serial, addedAt: performance.now(), node: null };
+        },
+        (d) => d.serial === serial,
+        2,
+      );
+      record(res, o);
+      res.notes.push('trigger is the UDC attach (configfs), not QMP');
+      const hidBound = await waitForDevice(shell, (d) => d.serial === serial && d.interfaces.some((i) => i.cls === 3 && i.driver === 'usbhid'), {
+        timeoutMs: 30_000,
+        what: 'the gadget HID interface bound to usbhid',
+      });
+      const blocked = await waitStored(r, 'usb.blocked', serial, 90_000);
+      res.blockedStored = storedAt(blocked, o.plugged.addedAt, o.tm);
+
+      expect(o.summary.samples).toBeGreaterThan(20);
+      expect(o.summary.firstBoundT, `storage bound to ${o.summary.boundDriver ?? '?'}`).toBeNull();
+      expect(o.summary.firstAuthorizedT).toBeNull();
+      expect(o.summary.newPartitions).toEqual([]);
+      const storage = hidBound.interfaces.find((i) => i.cls === 8);
+      expect(storage?.authorized).toBe('0');
+      expect(storage?.driver).toBeNull();
+      expect(blocked.body.blocked_interfaces).toContainEqual(expect.stringMatching(/^08:/));
+
+      await gadget.detach();
+      await waitForDeviceGone(shell, (d) => d.serial === serial, 30_000, 'the gadget to detach');
+    },
+  );
+
+  scenario(
+    '5',
+    'agent SIGKILLed',
+    '5 after the agent is SIGKILLed a new stick stays blocked: interface_authorized_default stays 0 (fail closed)',
+    async (res, r) => {
+      const a = await ensureAgent(r);
+      await waitForLockedControllers(r, 60_000);
+      await a.kill('KILL');
+      expect(await a.isAlive()).toBe(false);
+      res.notes.push(`agent pid ${a.pid} SIGKILLed`);
+      expect(await openControllers(r)).toEqual([]);
+      const serial = `SG-DEAD-${RUN_TAG}`;
+      const img = stickImage(r, 'dead5');
+      const o = await observePlug(r, () => plugStick(r.lab.vm.qmp, { id: 'dead5', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
+      record(res, o);
+
+      expect(o.summary.samples).toBeGreaterThan(20);
+      expect(o.summary.firstBoundT, `storage bound to ${o.summary.boundDriver ?? '?'}`).toBeNull();
+      expect(o.summary.firstAuthorizedT).toBeNull();
+      expect(o.summary.newPartitions).toEqual([]);
+      expect(await openControllers(r)).toEqual([]);
+      const iface = (await readGuestUsb(r.lab.vm.shell)).devices.find((d) => d.serial === serial)?.interfaces.find((i) => i.cls === 8);
+      expect(iface?.authorized).toBe('0');
+      expect(iface?.driver).toBeNull();
+
+      await unplug(r.lab.vm.qmp, o.plugged);
+      await waitForDeviceGone(r.lab.vm.shell, (d) => d.serial === serial, 30_000, `${serial} to disappear`);
+    },
+  );
+});
