@@ -1,6 +1,6 @@
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import type { LockState } from '../shared/protocol/messages.js';
+import type { AgentEventType, EventBody, LockState } from '../shared/protocol/messages.js';
 import { AGENT_VERSION, type AgentConfig } from './config.js';
 import { createDefaultPolicy } from './enforcement/default-policy.js';
 import type { UsbPolicy } from './enforcement/policy.js';
@@ -20,6 +20,19 @@ export interface AgentDeps {
   policy?: UsbPolicy;
   /** The collector link; may also be attached later with connect() (after enrollment). */
   client?: CollectorClient;
+  /** Parts that ride on enforcement (the unlock workflow: agent/grants/agent-unlock.ts). */
+  extensions?: AgentExtension[];
+}
+
+/**
+ * A component that follows enforcement: it sees every event the lock records (after it is queued),
+ * starts once the lock runs (before the collector link) and may ask for a re-enforcement pass.
+ */
+export interface AgentExtension {
+  observe?(type: AgentEventType, body: unknown): void;
+  start?(ctx: { resync(reason: string): Promise<void> }): Promise<void>;
+  /** Called on stop, before agent.stopping is recorded. Must not unblock anything. */
+  stop?(): Promise<void>;
 }
 
 /** One running seat agent. */
@@ -32,18 +45,35 @@ export interface Agent {
   stop(reason?: string): Promise<void>;
   lockState(): LockState;
   snapshot(): LockSnapshot;
+  /** Re-locks controllers and re-enforces every device (after a grant or policy change). */
+  resync(reason: string): Promise<void>;
 }
 
 /** Wires platform → enforcement → outbox → collector client. Returns an unstarted agent. */
 export function createAgent(deps: AgentDeps): Agent {
   const { outbox, platform } = deps;
   const log = deps.log.child({ component: 'agent' });
+  const extensions = deps.extensions ?? [];
+  function observe<T extends AgentEventType>(type: T, body: EventBody<T>): void {
+    for (const ext of extensions) {
+      try {
+        ext.observe?.(type, body);
+      } catch (err) {
+        log.error({ err, msg_type: type }, 'agent extension failed to observe an event');
+      }
+    }
+  }
   const lock = createUsbLock({
     platform: platform.usb,
     policy: deps.policy ?? createDefaultPolicy(),
-    // Every event is committed to the outbox before anything else happens with it.
+    // Every event is committed to the outbox before anything else happens with it; extensions see
+    // it even when the append failed, since the device state it describes is real either way.
     emit: (type, body) => {
-      outbox.append(type, body);
+      try {
+        outbox.append(type, body);
+      } finally {
+        observe(type, body);
+      }
     },
     log: deps.log,
     clock: deps.clock,
@@ -71,6 +101,13 @@ export function createAgent(deps: AgentDeps): Agent {
       if (state !== 'created') return lock.state();
       state = 'started';
       const snap = await lock.start(recordStarted);
+      for (const ext of extensions) {
+        try {
+          await ext.start?.({ resync: (reason) => lock.resync(reason) });
+        } catch (err) {
+          log.error({ err }, 'agent extension failed to start');
+        }
+      }
       log.info({ lock_state: snap.state, detail: snap.detail, devices: snap.devices, platform: platform.name }, 'agent started');
       if (deps.client) connect(deps.client);
       return snap;
@@ -82,6 +119,13 @@ export function createAgent(deps: AgentDeps): Agent {
       if (state === 'stopped') return;
       const wasStarted = state === 'started';
       state = 'stopped';
+      for (const ext of extensions) {
+        try {
+          await ext.stop?.();
+        } catch (err) {
+          log.error({ err }, 'agent extension failed to stop');
+        }
+      }
       await lock.stop();
       if (wasStarted) {
         try {
@@ -100,5 +144,6 @@ export function createAgent(deps: AgentDeps): Agent {
 
     lockState: () => lock.state().state,
     snapshot: () => lock.state(),
+    resync: (reason) => lock.resync(reason),
   };
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { AppError, formatError } from '../shared/errors.js';
 
@@ -33,7 +34,21 @@ export interface AgentConfig {
   flushTimeoutMs: number;
   /** Fake platform only: read device commands as JSON lines from stdin (testing aid). Default false. */
   fakeStdin: boolean;
+  /**
+   * Unix socket for the seat CLI (request-unlock, unlock-code). Default null = STATE/agent.sock.
+   * SECURITY: created 0666 so any local user may ask; with the default path the 0700 state dir keeps
+   * it root-only, so for seat users point it at a world-traversable directory (e.g. /run/seatguard).
+   */
+  ipcSocket: string | null;
 }
+
+/** The seat CLI's socket for a config: ipcSocket, or agent.sock in the state dir. */
+export function ipcSocketPath(config: Pick<AgentConfig, 'ipcSocket' | 'stateDir'>): string {
+  return config.ipcSocket ?? join(config.stateDir, IPC_SOCKET_FILE);
+}
+
+/** Default socket file name inside the state dir. */
+export const IPC_SOCKET_FILE = 'agent.sock';
 
 /** Defaults of every optional setting (documented on AgentConfig). */
 export const AGENT_DEFAULTS = {
@@ -48,6 +63,7 @@ export const AGENT_DEFAULTS = {
   sendWindow: 500,
   flushTimeoutMs: 2_000,
   fakeStdin: false,
+  ipcSocket: null,
 } as const satisfies Partial<AgentConfig>;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -114,6 +130,11 @@ export function loadAgentConfig(raw: Raw): Readonly<AgentConfig> {
   const flushTimeoutMs = intIn(raw, 'flushTimeoutMs', 0, 60_000, problems);
   if (backoffCapMs < backoffBaseMs) problems.push('backoffCapMs must be at least backoffBaseMs');
   if (fakeStdin === true && platform !== 'fake') problems.push('fakeStdin needs platform fake');
+  const ipcSocket = raw.ipcSocket ?? AGENT_DEFAULTS.ipcSocket;
+  // sockaddr_un holds 107 bytes of path.
+  if (ipcSocket !== null && (typeof ipcSocket !== 'string' || ipcSocket === '' || Buffer.byteLength(ipcSocket) > 107)) {
+    problems.push('ipcSocket must be a path of at most 107 bytes');
+  }
 
   if (problems.length > 0) {
     throw new AppError('CONFIG_ERR_INVALID', formatError('CONFIG_ERR_INVALID', problems.join('; ')), { details: { problems } });
@@ -132,5 +153,6 @@ export function loadAgentConfig(raw: Raw): Readonly<AgentConfig> {
     sendWindow,
     flushTimeoutMs,
     fakeStdin: fakeStdin as boolean,
+    ipcSocket: ipcSocket as string | null,
   });
 }

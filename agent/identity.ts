@@ -19,11 +19,18 @@ export interface AgentIdentity {
   collectorUrl: string;
   seatName: string | null;
   privateKey: KeyObject;
+  /**
+   * The seat's offline-code secret from the enrollment answer (offline.key, 0600); null when the
+   * collector gave none. Optional so identities built elsewhere (simulator) need not carry it.
+   */
+  offlineSecret?: Buffer | null;
 }
 
 /** File names inside the state dir: the public identity and the Ed25519 private key (PEM, 0600). */
 export const IDENTITY_FILE = 'agent.json';
 export const KEY_FILE = 'agent.key';
+/** The offline unlock secret handed out at enrollment, base64 (0600). */
+export const OFFLINE_SECRET_FILE = 'offline.key';
 
 const IdentityFile = Type.Object(
   { agent_id: AgentId, collector_url: Type.String({ maxLength: 2048 }), seat_name: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])) },
@@ -33,6 +40,31 @@ const checkIdentityFile = Compile(IdentityFile);
 
 const EnrollResponse = Type.Object({ agent_id: AgentId, seat_name: Type.String({ maxLength: 64 }) });
 const checkEnrollResponse = Compile(EnrollResponse);
+// 16–64 bytes in standard base64; the collector derives 32 (shared/domain/offline-code.ts).
+const OfflineSecretB64 = Type.String({ minLength: 24, maxLength: 88, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
+const checkOfflineSecret = Compile(OfflineSecretB64);
+
+/** The offline secret in an enrollment answer, or null when absent or malformed (enrollment still counts). */
+function offlineSecretOf(value: unknown): Buffer | null {
+  if (typeof value !== 'object' || value === null || !('offline_secret' in value)) return null;
+  const v: unknown = value.offline_secret;
+  if (!checkOfflineSecret.Check(v)) return null;
+  const buf = Buffer.from(v, 'base64');
+  return buf.length >= 16 && buf.length <= 64 ? buf : null;
+}
+
+/**
+ * The saved offline secret; null when absent or damaged. Never fatal: an agent that cannot check
+ * offline codes must still start and enforce (the seat CLI then reports OFFLINE_ERR_NO_SECRET).
+ */
+function readOfflineSecret(stateDir: string): Buffer | null {
+  try {
+    const text = readFileSync(join(stateDir, OFFLINE_SECRET_FILE), 'utf8').trim();
+    return checkOfflineSecret.Check(text) ? Buffer.from(text, 'base64') : null;
+  } catch {
+    return null;
+  }
+}
 
 const ERROR_CODES_FROM_COLLECTOR: ReadonlySet<string> = new Set(['ENROLL_ERR_TOKEN', 'ENROLL_ERR_SEAT_NAME']);
 
@@ -79,7 +111,13 @@ export function loadIdentity(stateDir: string): AgentIdentity | null {
   if (!checkIdentityFile.Check(value)) throw damaged(stateDir, `${IDENTITY_FILE} has an unexpected shape`);
   const key = readKey(stateDir);
   if (!key) throw damaged(stateDir, `${KEY_FILE} is missing`);
-  return { agentId: value.agent_id, collectorUrl: value.collector_url, seatName: value.seat_name ?? null, privateKey: key };
+  return {
+    agentId: value.agent_id,
+    collectorUrl: value.collector_url,
+    seatName: value.seat_name ?? null,
+    privateKey: key,
+    offlineSecret: readOfflineSecret(stateDir),
+  };
 }
 
 /** Inputs of one enrollment request. */
@@ -99,7 +137,9 @@ export interface EnrollOptions {
  * Writes nothing. Throws ENROLL_ERR_* as the collector reported it, or AGENT_ERR_ENROLL
  * (network failure, unexpected answer).
  */
-export async function enrollAgent(opts: EnrollOptions): Promise<{ agentId: string; seatName: string; privateKey: KeyObject; privateKeyPem: string }> {
+export async function enrollAgent(
+  opts: EnrollOptions,
+): Promise<{ agentId: string; seatName: string; privateKey: KeyObject; privateKeyPem: string; offlineSecret: Buffer | null }> {
   const pair = opts.privateKeyPem ? publicFromPem(opts.privateKeyPem) : generateAgentKeyPair();
   const body = {
     token: opts.token,
@@ -133,7 +173,13 @@ export async function enrollAgent(opts: EnrollOptions): Promise<{ agentId: strin
     throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', `HTTP ${res.status}`), { details: { status: res.status } });
   }
   if (!checkEnrollResponse.Check(value)) throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'unexpected response'));
-  return { agentId: value.agent_id, seatName: value.seat_name, privateKey: createPrivateKey(pair.privateKeyPem), privateKeyPem: pair.privateKeyPem };
+  return {
+    agentId: value.agent_id,
+    seatName: value.seat_name,
+    privateKey: createPrivateKey(pair.privateKeyPem),
+    privateKeyPem: pair.privateKeyPem,
+    offlineSecret: offlineSecretOf(value),
+  };
 }
 
 /** The collector answers errors as { error: { code } }; anything else yields undefined. */
@@ -189,10 +235,19 @@ export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<Agent
     seatName: opts.seatName,
     privateKeyPem: pem,
   });
+  // The secret is written before agent.json: an identity on disk always has its secret next to it.
+  if (enrolled.offlineSecret) writePrivate(join(opts.stateDir, OFFLINE_SECRET_FILE), `${enrolled.offlineSecret.toString('base64')}\n`);
+  else log.warn({ agent_id: enrolled.agentId }, 'collector sent no offline secret; offline unlock codes will not work on this seat');
   writePrivate(
     join(opts.stateDir, IDENTITY_FILE),
     `${JSON.stringify({ agent_id: enrolled.agentId, collector_url: opts.collectorUrl, seat_name: enrolled.seatName }, null, 2)}\n`,
   );
   log.info({ agent_id: enrolled.agentId, seat_name: enrolled.seatName }, 'agent enrolled');
-  return { agentId: enrolled.agentId, collectorUrl: opts.collectorUrl, seatName: enrolled.seatName, privateKey: enrolled.privateKey };
+  return {
+    agentId: enrolled.agentId,
+    collectorUrl: opts.collectorUrl,
+    seatName: enrolled.seatName,
+    privateKey: enrolled.privateKey,
+    offlineSecret: enrolled.offlineSecret,
+  };
 }

@@ -1,31 +1,80 @@
 import { mkdirSync } from 'node:fs';
+import { webConsole } from './web/plugin.js';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { AppError, formatError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { CLOSE_CODES } from '../shared/protocol/version.js';
+import { createChannel, createDispatcher, type ChannelStats } from './alerts/channels/index.js';
+import { createAlertEngine, resolveAlertEngineConfig, type AlertEngine } from './alerts/index.js';
 import { createSignedChallengeAuthenticator } from './auth/agent-authenticator.js';
 import { createChallengeIssuer } from './auth/agent-challenge.js';
 import { ensureApiToken } from './auth/api-token.js';
+import { hashSecret } from './auth/hash-secret.js';
 import { loadCollectorConfig, type CollectorConfig } from './config.js';
 import { createEnrollmentService, type EnrollmentTokenOptions } from './enrollment/enrollment-service.js';
+import { createAuditLog, type AuditLog } from './audit/audit-log.js';
+import { loadSigningKey } from './audit/signing-key.js';
 import { createApiAuthenticator } from './http/auth.js';
+import { installRouteGuard, type RouteInfo } from './http/authorize.js';
+import { alertRoutes, createAlertLive } from './http/routes/alert-routes.js';
+import { auditRoutes } from './http/routes/audit-routes.js';
+import { handoverRoutes } from './http/routes/handover-routes.js';
+import { authRoutes, loginRoute } from './http/routes/auth-routes.js';
+import { userRoutes } from './http/routes/user-routes.js';
 import { buildHttpApp } from './http/router.js';
 import { agentRoutes } from './http/routes/agent-routes.js';
 import { eventRoutes } from './http/routes/event-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
 import { seatRoutes } from './http/routes/seat-routes.js';
+import { sensorConfigRoutes } from './http/routes/sensor-config-routes.js';
+import { createSensorConfigService } from './sensors/sensor-config-service.js';
+import { createSensorConfigRepo } from './store/sensor-config-repo.js';
 import { createIngestQueue } from './ingest/ingest-queue.js';
+import { dashboardRoutes } from './http/routes/dashboard-routes.js';
+import { deviceRoutes } from './http/routes/device-routes.js';
+import { exportRoutes } from './http/routes/export-routes.js';
+import { openApiRoutes } from './http/routes/openapi-routes.js';
+import { reportRoutes } from './http/routes/report-routes.js';
+import { streamRoutes } from './http/routes/stream-routes.js';
+import { publishCommittedEvents } from './live/event-items.js';
+import { createLiveBus, type LiveBus } from './live/live-bus.js';
+import { createSseHub, type SseHubOptions } from './live/sse-hub.js';
+import { createReportRepo } from './store/report-repo.js';
+import { createStatsRepo } from './store/stats-repo.js';
 import { openStore, type Store } from './store/store.js';
 import { COLLECTOR_VERSION } from './version.js';
+import { createLoginLimiter } from './users/login-limiter.js';
+import { createLoginService } from './users/login-service.js';
+import { securityOptions, type SecurityOptions } from './users/security-options.js';
+import { createSessionService } from './users/session-service.js';
+import { createUserService, type UserService } from './users/user-service.js';
 import { createAgentGateway } from './ws/agent-gateway.js';
+import { policyRoutes } from './http/routes/policy-routes.js';
+import { unlockRoutes } from './http/routes/unlock-routes.js';
+import { createOfflineCodeService, type OfflineCodeService } from './workflow/offline-code-service.js';
+import { loadOrCreateOfflineMasterKey, seatOfflineSecret } from './workflow/offline-master-key.js';
+import { createPolicyService, type PolicyService } from './workflow/policy-service.js';
+import { DEFAULT_UNLOCK_POLICY, type UnlockPolicy } from './workflow/unlock-machine.js';
+import { createUnlockService, type UnlockService } from './workflow/unlock-service.js';
+import { createWorkflowEventHandler } from './workflow/workflow-events.js';
 
 /** File name of the collector database inside the data dir. */
 export const DB_FILE = 'collector.db';
 
 /** Options of {@link createCollector}: the config keys (see config.ts for defaults) plus deps. */
-export type CollectorOptions = { dataDir: string; log?: Logger; clock?: Clock } & Partial<Omit<CollectorConfig, 'dataDir'>>;
+export type CollectorOptions = {
+  dataDir: string;
+  log?: Logger;
+  clock?: Clock;
+  security?: Partial<SecurityOptions>;
+  live?: Partial<SseHubOptions>;
+  /** Unlock workflow tunables: policy bounds (default DEFAULT_UNLOCK_POLICY) and the expiry/lapse sweep (default 5 s). */
+  unlock?: { policy?: Partial<UnlockPolicy>; sweepIntervalMs?: number };
+} & Partial<
+  Omit<CollectorConfig, 'dataDir'>
+>;
 
 export interface Collector {
   /** Listens; resolves with the base URL, e.g. 'http://127.0.0.1:PORT'. */
@@ -42,7 +91,28 @@ export interface Collector {
   /** The fastify instance (tests may use inject()). */
   readonly http: FastifyInstance;
   stats(): { agentsConnected: number; pendingEvents: number };
+  /** Live console updates: publish to topics 'alert', 'unlock', 'seat' (docs/api.md § stream). */
+  readonly live: LiveBus;
+  /** The tamper-evident audit trail (append inside your state-changing transaction). */
+  readonly audit: AuditLog;
+  readonly users: UserService;
+  /** Every /api/v1 route with its access rule (the authorization matrix test walks these). */
+  routes(): RouteInfo[];
+  /** The alert engine (work orders); it ticks on its own once started. */
+  readonly alerts: AlertEngine;
+  /** Delivery counters per configured alert channel (docs/alert-channels.md). */
+  alertChannelStats(): Record<string, ChannelStats>;
+  /** The USB unlock workflow, offline codes and the USB policy (docs/unlock-workflow.md). */
+  readonly workflow: { readonly unlock: UnlockService; readonly offline: OfflineCodeService; readonly policy: PolicyService };
 }
+
+/** Default interval of the unlock sweep (collector-side expiry bookkeeping, lapsing undecided requests). */
+export const UNLOCK_SWEEP_INTERVAL_MS = 5_000;
+
+/** Default interval of the alert engine's tick (catch-up, escalation, missed heartbeats). */
+export const ALERT_TICK_INTERVAL_MS = 15_000;
+/** Default time stop() gives queued alerts to reach their channels. */
+export const ALERT_STOP_DEADLINE_MS = 5_000;
 
 type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -51,11 +121,24 @@ type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
  * `dataDir`, makes sure an API token exists, and wires HTTP API, enrollment and agent gateway.
  */
 export function createCollector(opts: CollectorOptions): Collector {
-  const { log: givenLog, clock: givenClock, ...configInput } = opts;
+  const { log: givenLog, clock: givenClock, security: givenSecurity, live: liveOptions, unlock: unlockOptions, ...configInput } = opts;
   const config = loadCollectorConfig(configInput);
   const log = (givenLog ?? silentLogger()).child({ component: 'collector' });
   const clock = givenClock ?? systemClock;
   const startedAt = clock.monotonic();
+  // Alert config is checked before the database is touched. Channel options hold secrets: they
+  // are never logged, and their validation errors name paths only.
+  const alertsConfig = config.alerts ?? {};
+  const alertEngineConfig = resolveAlertEngineConfig(alertsConfig.engine ?? {});
+  const dispatcherOpts = alertsConfig.dispatcher ?? {};
+  const dispatcher = createDispatcher({
+    channels: (alertsConfig.channels ?? []).map((c) => createChannel(c, { log, clock })),
+    log,
+    clock,
+    ...(dispatcherOpts.maxQueue === undefined ? {} : { maxQueue: dispatcherOpts.maxQueue }),
+    ...(dispatcherOpts.sendTimeoutMs === undefined ? {} : { sendTimeoutMs: dispatcherOpts.sendTimeoutMs }),
+    ...(dispatcherOpts.retry === undefined ? {} : { retry: dispatcherOpts.retry }),
+  });
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openStore(join(config.dataDir, DB_FILE));
@@ -67,7 +150,63 @@ export function createCollector(opts: CollectorOptions): Collector {
     throw err;
   }
 
-  const enrollment = createEnrollmentService({ store, clock, log });
+  const security = securityOptions(givenSecurity);
+  let audit: AuditLog;
+  try {
+    // A fresh key beside existing checkpoints would make every old checkpoint unverifiable and
+    // hide the loss of the real key: refuse to start (every time) until the key is restored.
+    let signingKey = loadSigningKey(config.dataDir, { create: false });
+    if (!signingKey && store.audit.lastCheckpoint()) {
+      throw new AppError('AUDIT_ERR_KEY', formatError('AUDIT_ERR_KEY', 'the signing key in keys/ is missing but signed checkpoints exist; restore it'));
+    }
+    signingKey ??= loadSigningKey(config.dataDir, { create: true });
+    audit = createAuditLog(store.db, { clock, log, signingKey, checkpointEvery: security.auditCheckpointEvery });
+    audit.sealPreexistingEvents();
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  let offlineMasterKey: Buffer;
+  try {
+    offlineMasterKey = loadOrCreateOfflineMasterKey(config.dataDir);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const users = createUserService({ store, audit, clock, log, scrypt: security.scrypt });
+  const sessions = createSessionService({ store, clock, idleMs: security.sessionIdleMs, absoluteMs: security.sessionAbsoluteMs });
+  const login = createLoginService({
+    store,
+    audit,
+    sessions,
+    limiter: createLoginLimiter(clock, security.loginLimits),
+    clock,
+    log,
+    scrypt: security.scrypt,
+  });
+
+  const enrollment = createEnrollmentService({ store, clock, log, offlineSecret: (agentId) => seatOfflineSecret(offlineMasterKey, agentId) });
+  // Enrollment with its audit record in one transaction: no seat joins without a trace.
+  const auditedEnrollment: typeof enrollment = {
+    createToken: (o) =>
+      store.transaction(() => {
+        const token = enrollment.createToken(o);
+        audit.append({ actor: 'system', action: 'token.enrollment_create', targetType: 'enrollment_token', targetId: hashSecret(token).slice(0, 16), detail: { ...o } });
+        return token;
+      }),
+    enroll: (req) =>
+      store.transaction(() => {
+        const r = enrollment.enroll(req);
+        audit.append({
+          actor: `agent:${r.agent_id}`,
+          action: 'agent.enroll',
+          targetType: 'agent',
+          targetId: r.agent_id,
+          detail: { seat_name: r.seat_name, hostname: req.hostname, platform: req.platform, token: hashSecret(req.token).slice(0, 16) },
+        });
+        return r;
+      }),
+  };
   const challenges = createChallengeIssuer({ clock, ttlMs: config.challengeTtlMs });
   const queue = createIngestQueue({
     store,
@@ -77,6 +216,22 @@ export function createCollector(opts: CollectorOptions): Collector {
     maxBatch: config.maxBatch,
     maxPending: config.maxPending,
   });
+  const live = createLiveBus({ log });
+  const sse = createSseHub({ bus: live, log, ...(liveOptions ? { options: liveOptions } : {}) });
+  queue.onCommit(
+    publishCommittedEvents(live, (agentId) => {
+      const a = store.agents.get(agentId);
+      return a && { seat_name: a.seat_name, department: a.department };
+    }),
+  );
+  const alertLive = createAlertLive({ bus: live, store, next: dispatcher });
+  const alerts = createAlertEngine({ db: store.db, clock, log, dispatcher: alertLive.sink, config: alertEngineConfig });
+  alertLive.attach(alerts);
+  // After each ingest commit (and its acks): evaluate the new events. Synchronous, never throws,
+  // never waits on delivery, so a dead channel cannot slow ingest.
+  queue.onCommit((events) => alertLive.committed(events));
+  const statsRepo = createStatsRepo(store.db);
+  const reportRepo = createReportRepo(store.db);
   const gateway = createAgentGateway({
     store,
     queue,
@@ -89,16 +244,58 @@ export function createCollector(opts: CollectorOptions): Collector {
       maxProtocolErrors: config.maxProtocolErrors,
       pingIntervalMs: config.pingIntervalMs,
     },
+    // grants.sync before policy.updated: the agent drops revoked grants before anything else.
+    welcomeFrames: [(agentId) => sensorConfig.frameFor(agentId), (agentId) => unlock.syncFrame(agentId), () => usbPolicy.frame()],
+  });
+  const unlockPolicy: UnlockPolicy = { ...DEFAULT_UNLOCK_POLICY, ...unlockOptions?.policy };
+  const unlock = createUnlockService({ store, audit, channel: gateway, clock, log, policy: unlockPolicy, live });
+  const offline = createOfflineCodeService({ store, audit, clock, log, policy: unlock.policy, masterKey: offlineMasterKey });
+  const usbPolicy = createPolicyService({ store, audit, channel: gateway, clock, log });
+  usbPolicy.ensureInitial();
+  const workflowEvents = createWorkflowEventHandler({ store, audit, unlock, offline, policy: usbPolicy, log });
+  // Workflow reports (unlock.requested, grant.*, offline.unlock_used, policy.applied) drive the cases once committed.
+  queue.onCommit((events) => workflowEvents.handle(events));
+  let unlockTimer: NodeJS.Timeout | undefined;
+  const sensorConfig = createSensorConfigService({
+    repo: createSensorConfigRepo(store.db),
+    transaction: (fn) => store.transaction(fn),
+    audit,
+    channel: gateway,
+    clock,
+    log,
   });
   const http = buildHttpApp({
     log,
-    authenticator: createApiAuthenticator({ store, clock }),
+    authenticator: createApiAuthenticator({ store, clock, sessions }),
     publicRoutes: [
       healthRoutes({ store, clock, version: COLLECTOR_VERSION, startedAt, agentsConnected: () => gateway.connectedCount() }),
-      agentRoutes({ enrollment, challenges }),
+      agentRoutes({ enrollment: auditedEnrollment, challenges }),
+      loginRoute({ login, clock }),
+      openApiRoutes,
+      webConsole(),
     ],
-    apiV1Routes: [seatRoutes({ store }), eventRoutes({ store })],
+    apiV1Routes: [
+      seatRoutes({ store, audit }),
+      eventRoutes({ store, audit }),
+      authRoutes({ login, users, sessions }),
+      userRoutes({ users, enrollment, store, audit, clock }),
+      auditRoutes({ audit }),
+      sensorConfigRoutes({ service: sensorConfig }),
+      alertRoutes({ alerts, store, audit, live: alertLive.publisher }),
+      handoverRoutes({ alerts, store, audit }),
+      dashboardRoutes({ stats: statsRepo, clock }),
+      deviceRoutes({ devices: store.devices, reports: reportRepo, audit }),
+      streamRoutes({ hub: sse }),
+      exportRoutes({ reports: reportRepo, devices: store.devices, audit, clock }),
+      reportRoutes({ reports: reportRepo, audit, clock }),
+      unlockRoutes({ unlock, offline }),
+      policyRoutes({ policy: usbPolicy }),
+    ],
   });
+  // Registered before fastify loads the route plugins (at ready), so it sees every route.
+  const routeCatalog = installRouteGuard(http, log);
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  let alertTimer: NodeJS.Timeout | undefined;
   http.server.on('upgrade', gateway.handleUpgrade);
 
   let state: State = 'created';
@@ -108,6 +305,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     const wasStarted = state === 'started' || state === 'starting';
     state = 'stopping';
     log.info({}, 'collector stopping');
+    if (alertTimer) clearInterval(alertTimer);
+    if (unlockTimer) clearInterval(unlockTimer);
     gateway.stopAccepting();
     try {
       // Commit and ack everything already received before any socket closes: no acked event is
@@ -117,7 +316,18 @@ export function createCollector(opts: CollectorOptions): Collector {
       log.error({ err }, 'final commit failed');
     }
     await gateway.closeAll(CLOSE_CODES.shuttingDown, 'collector shutting down', 5_000);
+    // Live streams never end on their own; http.close() would wait for them.
+    sse.closeAll();
     if (wasStarted) await http.close();
+    // Alerts raised by the final commit above still get their chance to reach the channels.
+    await dispatcher.stop({ deadlineMs: dispatcherOpts.stopDeadlineMs ?? ALERT_STOP_DEADLINE_MS });
+    if (checkpointTimer) clearInterval(checkpointTimer);
+    try {
+      // Sign the head on the way out, so a tail cut off while the collector is down shows.
+      audit.checkpoint();
+    } catch (err) {
+      log.error({ err }, 'final audit checkpoint failed');
+    }
     store.close();
     state = 'stopped';
     log.info({}, 'collector stopped');
@@ -129,6 +339,39 @@ export function createCollector(opts: CollectorOptions): Collector {
       state = 'starting';
       store.agents.resetOnline();
       gateway.start();
+      checkpointTimer = setInterval(() => {
+        try {
+          audit.maybeCheckpoint();
+        } catch (err) {
+          log.error({ err }, 'audit checkpoint failed');
+        }
+      }, security.auditCheckpointIntervalMs);
+      checkpointTimer.unref();
+      try {
+        // Events stored while the collector was down (or after a crash between commit and
+        // evaluation) are evaluated before new ones arrive; a larger backlog is left to tick().
+        alerts.catchUp();
+      } catch (err) {
+        log.error({ err }, 'alert catch-up at start failed; retrying on tick');
+      }
+      alertTimer = setInterval(() => alerts.tick(), alertsConfig.tickIntervalMs ?? ALERT_TICK_INTERVAL_MS);
+      alertTimer.unref();
+      const sweepUnlocks = () => {
+        try {
+          unlock.sweep();
+        } catch (err) {
+          log.error({ err }, 'unlock sweep failed');
+        }
+      };
+      try {
+        // Workflow events committed but not applied before a crash, then grants that expired while down.
+        workflowEvents.recover();
+      } catch (err) {
+        log.error({ err }, 'workflow event recovery failed');
+      }
+      sweepUnlocks();
+      unlockTimer = setInterval(sweepUnlocks, unlockOptions?.sweepIntervalMs ?? UNLOCK_SWEEP_INTERVAL_MS);
+      unlockTimer.unref();
       await http.listen({ host: config.host, port: config.port });
       state = 'started';
       const addr = http.server.address();
@@ -142,12 +385,19 @@ export function createCollector(opts: CollectorOptions): Collector {
       stopping ??= doStop();
       return stopping;
     },
-    createEnrollmentToken: (o) => enrollment.createToken(o),
+    createEnrollmentToken: (o) => auditedEnrollment.createToken(o),
     apiToken: apiTokenInfo.token ?? '',
     apiTokenFile: apiTokenInfo.file,
     store,
     config,
     http,
     stats: () => ({ agentsConnected: gateway.connectedCount(), pendingEvents: queue.pending() }),
+    audit,
+    users,
+    routes: routeCatalog,
+    alerts,
+    alertChannelStats: () => dispatcher.stats(),
+    workflow: { unlock, offline, policy: usbPolicy },
+    live,
   };
 }

@@ -1,19 +1,37 @@
-import { mkdirSync, realpathSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { isAppError } from '../shared/errors.js';
+import { AppError, isAppError } from '../shared/errors.js';
 import { createLogger, silentLogger } from '../shared/logger.js';
 import { systemClock } from '../shared/clock.js';
 import { parseDuration, parseListen, parseLogLevel } from './cli-args.js';
 import { createCollector, DB_FILE } from './collector.js';
+import { parseAlertsConfig, type AlertsConfig } from './config.js';
 import { createEnrollmentService } from './enrollment/enrollment-service.js';
 import { openStore } from './store/store.js';
+import { createAuditLog } from './audit/audit-log.js';
+import { hashSecret } from './auth/hash-secret.js';
 
 interface CollectorCliOptions {
   data: string;
   listen: string;
   logLevel: string;
+  alertsConfig?: string;
+}
+
+/** Reads `--alerts-config FILE` (JSON: channels, engine, dispatcher). Its content is never logged. */
+function readAlertsConfig(file: string): { alerts: AlertsConfig; othersCanRead: boolean } {
+  let text: string;
+  let mode: number;
+  try {
+    text = readFileSync(file, 'utf8');
+    mode = statSync(file).mode;
+  } catch (cause) {
+    throw new AppError('CONFIG_ERR_INVALID', `Invalid configuration: cannot read --alerts-config ${file}`, { cause });
+  }
+  // POSIX permission bits (on Windows they are synthetic and this only errs towards a warning).
+  return { alerts: parseAlertsConfig(text), othersCanRead: (mode & 0o077) !== 0 };
 }
 
 interface TokenCreateOptions {
@@ -30,7 +48,7 @@ function failUsage(cmd: Command, err: unknown): never {
 }
 
 /**
- * `seatguard collector --data DIR --listen HOST:PORT [--log-level L]`: runs the collector until
+ * `seatguard collector --data DIR --listen HOST:PORT [--log-level L] [--alerts-config FILE]`: runs the collector until
  * SIGTERM/SIGINT, then stops gracefully (pending batch committed and acked, sockets closed 4503).
  */
 export function registerCollectorCommand(program: Command): Command {
@@ -40,16 +58,20 @@ export function registerCollectorCommand(program: Command): Command {
     .requiredOption('--data <dir>', 'data directory (database, api-token file)')
     .option('--listen <host:port>', 'listen address', '127.0.0.1:8443')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .option('--alerts-config <file>', 'JSON file with alert channels and engine settings (holds secrets: keep it 0600)')
     .action(async (opts: CollectorCliOptions, cmd: Command) => {
       let listen: { host: string; port: number };
       let level: ReturnType<typeof parseLogLevel>;
+      let alertsFile: ReturnType<typeof readAlertsConfig> | undefined;
       try {
         listen = parseListen(opts.listen);
         level = parseLogLevel(opts.logLevel);
+        if (opts.alertsConfig !== undefined) alertsFile = readAlertsConfig(opts.alertsConfig);
       } catch (err) {
         failUsage(cmd, err);
       }
       const log = createLogger({ level, name: 'seatguard-collector' });
+      if (alertsFile?.othersCanRead) log.warn({ file: opts.alertsConfig }, 'alerts config file is readable by other users; it holds channel secrets');
       process.on('uncaughtException', (err) => {
         log.fatal({ err }, 'uncaught exception');
         process.exit(1);
@@ -60,7 +82,7 @@ export function registerCollectorCommand(program: Command): Command {
       });
       let collector: ReturnType<typeof createCollector>;
       try {
-        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log });
+        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log, ...(alertsFile ? { alerts: alertsFile.alerts } : {}) });
         await collector.start();
       } catch (err) {
         log.fatal({ err }, 'collector failed to start');
@@ -110,10 +132,22 @@ export function registerTokenCommand(program: Command): Command {
       const store = openStore(join(opts.data, DB_FILE));
       try {
         const service = createEnrollmentService({ store, clock: systemClock, log: silentLogger() });
-        const value = service.createToken({
-          ttlMs,
-          ...(opts.department === undefined ? {} : { department: opts.department }),
-          ...(opts.seatPattern === undefined ? {} : { seatPattern: opts.seatPattern }),
+        const audit = createAuditLog(store.db, { clock: systemClock, log: silentLogger() });
+        // The token and its audit record are written together, or neither is.
+        const value = store.transaction(() => {
+          const t = service.createToken({
+            ttlMs,
+            ...(opts.department === undefined ? {} : { department: opts.department }),
+            ...(opts.seatPattern === undefined ? {} : { seatPattern: opts.seatPattern }),
+          });
+          audit.append({
+            actor: 'system',
+            action: 'token.enrollment_create',
+            targetType: 'enrollment_token',
+            targetId: hashSecret(t).slice(0, 16),
+            detail: { via: 'cli', ttl_ms: ttlMs, department: opts.department ?? null },
+          });
+          return t;
         });
         process.stdout.write(`${value}\n`);
       } catch (err) {

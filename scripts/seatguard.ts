@@ -2,13 +2,30 @@
 /**
  * The one `seatguard` CLI. Each area registers its own subcommands; this file only assembles them
  * and hands argv to commander.
+ *
+ * Subcommands are loaded lazily: `seatguard agent` must not pay for loading fastify, the collector
+ * and the simulator at every seat start (on a slow seat that was seconds before the USB gate
+ * closed). Only `seatguard --help` (or an unknown command) loads everything.
  */
 import { Command } from 'commander';
-import { registerAgentCommand } from '../agent/main.js';
-import { registerProbeCommand } from '../agent/probe.js';
-import { registerCollectorCommand, registerTokenCommand } from '../collector/main.js';
-import { registerRulesCommand } from './commands/rules.js';
 import { AGENT_VERSION } from '../agent/config.js';
+
+type Loader = (program: Command) => Promise<void>;
+
+const LOADERS: Record<string, Loader> = {
+  collector: async (p) => void (await import('../collector/main.js')).registerCollectorCommand(p),
+  token: async (p) => void (await import('../collector/main.js')).registerTokenCommand(p),
+  agent: async (p) => {
+    const agent = (await import('../agent/main.js')).registerAgentCommand(p);
+    (await import('../agent/probe.js')).registerProbeCommand(agent);
+  },
+  rules: async (p) => void (await import('./commands/rules.js')).registerRulesCommand(p),
+  simulate: async (p) => void (await import('./commands/simulate.js')).registerSimulateCommand(p),
+  demo: async (p) => void (await import('./commands/demo.js')).registerDemoCommand(p),
+  user: async (p) => void (await import('./commands/user.js')).registerUserCommand(p),
+  unlock: async (p) => void (await import('./commands/unlock.js')).registerUnlockCommand(p),
+  audit: async (p) => void (await import('./commands/audit.js')).registerAuditCommand(p),
+};
 
 const program = new Command()
   .name('seatguard')
@@ -16,10 +33,9 @@ const program = new Command()
   .version(AGENT_VERSION)
   .showHelpAfterError();
 
-registerCollectorCommand(program);
-registerTokenCommand(program);
-const agent = registerAgentCommand(program);
-registerProbeCommand(agent);
-registerRulesCommand(program);
+const wanted = process.argv[2];
+const loader = wanted !== undefined ? LOADERS[wanted] : undefined;
+if (loader && Object.hasOwn(LOADERS, wanted!)) await loader(program);
+else for (const load of Object.values(LOADERS)) await load(program);
 
 await program.parseAsync(process.argv);

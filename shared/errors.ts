@@ -86,6 +86,61 @@ export const ERRORS = {
   ALERT_ERR_NOTE_REQUIRED: 'Resolving alert %s requires a note',
   ALERT_ERR_INVALID_INPUT: 'Invalid alert request: %s',
   ALERT_ERR_CONFIG: 'Invalid alert engine configuration: %s',
+
+  // --- users, sessions, authorization, audit trail (engineer I1) ---
+  AUTH_ERR_CSRF: 'Missing or wrong x-csrf-token header for a cookie-authenticated request',
+  AUTH_ERR_LOGIN_FAILED: 'Unknown user name or wrong password',
+  AUTH_ERR_LOCKED: 'Too many failed logins; try again in %s s',
+  AUTH_ERR_BUSY: 'Too many logins in progress; try again shortly',
+  USER_ERR_INVALID: 'Invalid user: %s',
+  USER_ERR_EXISTS: 'User name %s is already taken',
+  USER_ERR_ROLE_CONFLICT: 'Role %s may not be combined with %s (separation of duties)',
+  USER_ERR_NOT_FOUND: 'User %s not found',
+  AUDIT_ERR_INVALID: 'Invalid audit record: %s',
+  AUDIT_ERR_WRITE: 'Could not append to the audit trail: %s',
+  AUDIT_ERR_KEY: 'Audit signing key problem: %s',
+  AUDIT_ERR_BROKEN: 'Audit trail verification failed at %s %s: %s',
+
+  // --- unlock workflow, offline codes, USB policy store (engineer I2) ---
+  UNLOCK_ERR_NOT_FOUND: 'Unlock request %s not found',
+  UNLOCK_ERR_NOT_PENDING: 'Unlock request %s is not pending: %s',
+  UNLOCK_ERR_NOT_APPROVED: 'Unlock request %s is not approved: %s',
+  UNLOCK_ERR_NOT_ACTIVE: 'Unlock request %s has no active grant: %s',
+  UNLOCK_ERR_SELF_APPROVAL: 'The requester may not decide on their own request: %s',
+  UNLOCK_ERR_DUPLICATE_APPROVAL: 'The same person may not approve twice: %s',
+  UNLOCK_ERR_FORBIDDEN: 'Role does not allow this unlock step: %s',
+  UNLOCK_ERR_SCOPE: 'Seat is outside the departments the user may manage: %s',
+  UNLOCK_ERR_LAPSED: 'Unlock request lapsed without a decision: %s',
+  UNLOCK_ERR_EXECUTOR: 'Not allowed to execute this unlock: %s',
+  UNLOCK_ERR_REASON: 'A reason is required: %s',
+  UNLOCK_ERR_DURATION: 'Unlock duration is outside the policy bounds: %s',
+  UNLOCK_ERR_DEVICE: 'The device is not identified precisely enough for a grant: %s',
+  UNLOCK_ERR_SEAT: 'Seat %s is unknown or revoked',
+  UNLOCK_ERR_CONFLICT: 'Unlock request %s was changed concurrently; reload and retry',
+  OFFLINE_ERR_CHALLENGE: 'Invalid offline unlock challenge: %s',
+  OFFLINE_ERR_MINUTES: 'Offline unlock minutes outside the policy bounds: %s',
+  OFFLINE_ERR_KEY: 'Offline master key problem: %s',
+  POLICY_ERR_INVALID: 'Invalid USB policy: %s',
+  POLICY_ERR_NOT_FOUND: 'Policy version %s not found',
+
+  // --- agent unlock workflow (engineer J): grants, rules policy, seat IPC, offline codes ---
+  GRANT_ERR_STORE: 'The grant store %s could not be opened or written: %s',
+  POLICY_ERR_STORE: 'The saved USB policy %s could not be read or written: %s',
+  IPC_ERR_BAD_REQUEST: 'Invalid local request: %s',
+  IPC_ERR_RATE: 'Too many local requests; try again in %s s',
+  IPC_ERR_DEVICE: 'No USB storage device to unlock at %s: %s',
+  IPC_ERR_UNAVAILABLE: 'The seatguard agent is not reachable at %s: %s',
+  IPC_ERR_LISTEN: 'The local request socket %s could not be opened: %s',
+  IPC_ERR_INTERNAL: 'The agent could not process the local request',
+  OFFLINE_ERR_CODE: 'The unlock code does not answer a pending challenge of this seat',
+  OFFLINE_ERR_NO_SECRET: 'This seat has no offline unlock secret: %s',
+
+  // --- sensor configuration (engineer S): sensor.config, /api/v1/sensor-config ---
+  SENSOR_ERR_CONFIG: 'Invalid sensor configuration: %s',
+  SENSOR_ERR_SCOPE: 'Invalid sensor configuration scope: %s',
+
+  // --- console read side (engineer K2): live stream ---
+  LIVE_ERR_TOO_MANY_STREAMS: 'Too many live streams open: limit %s',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

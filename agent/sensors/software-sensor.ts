@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { evaluateSoftware, type CompiledSoftwarePolicy } from '../../shared/domain/software-policy.js';
 import type { InstalledPackage, InventoryWatch, PackageSource, SoftwareInventory } from '../platform/sensors.js';
 import type { BaselineStore } from './baseline-store.js';
@@ -73,7 +74,7 @@ export function createSoftwareSensor(deps: SoftwareSensorDeps): SoftwareSensor {
       now.add(key);
       if (reported.has(key)) continue;
       log.warn({ package: p.name, rule_id: v.ruleId }, 'denied software installed');
-      await deps.emit('software.denied', { package: packageRef(p), rule_id: v.ruleId, category: v.category, reason: v.reason.slice(0, 256), mode: policy.mode });
+      await deps.emit('software.denied', { package: packageRef(p), rule_id: v.ruleId, category: v.category, reason: sanitizeText(v.reason, 256), mode: policy.mode });
       reported.add(key);
     }
     reported = now;

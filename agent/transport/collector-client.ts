@@ -41,7 +41,15 @@ export interface CollectorClientOptions {
   connectTimeoutMs?: number;
   /** Random source in [0, 1) for jitter (tests pin it). Default Math.random. */
   random?: () => number;
+  /**
+   * Collector commands (unlock.granted, unlock.revoked, grants.sync, policy.updated), in arrival
+   * order, only after welcome on an authenticated session. Exceptions are logged, never thrown.
+   */
+  onMessage?: (msg: CollectorCommand) => void;
 }
+
+/** Collector → agent messages the client does not handle itself. */
+export type CollectorCommand = Exclude<CollectorMessage, { type: 'welcome' | 'ack' | 'slow_down' | 'error' }>;
 
 export interface ClientStatus {
   /** Socket open and welcome received. */
@@ -224,6 +232,21 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
         return;
       case 'error':
         return onError(s, msg.body);
+      default:
+        return onCommand(s, msg);
+    }
+  }
+
+  function onCommand(s: Session, msg: CollectorCommand): void {
+    if (!s.welcomed) {
+      log.warn({ msg_type: msg.type }, 'collector command before welcome; ignored');
+      return;
+    }
+    log.debug({ msg_type: msg.type }, 'collector command received');
+    try {
+      opts.onMessage?.(msg);
+    } catch (err) {
+      log.error({ err, msg_type: msg.type }, 'collector command handler failed');
     }
   }
 

@@ -134,17 +134,26 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
   const repo: AlertsRepo = createAlertsRepo(db);
   const write = <T>(fn: () => T): T => db.transaction(fn).immediate();
   let behindLogged = false;
+  // The highest event id evaluated. The stored cursor may lag it (see commitSpan), never lead it.
+  let cursor = repo.cursor();
+  let cursorDirty = false;
 
   // ------------------------------------------------------------------------------------------
   // Delivery
   // ------------------------------------------------------------------------------------------
 
+  /** After a commit: logs what happened and queues the alerts for delivery (never waits). */
   function flush(pending: Map<number, DispatchReason>): void {
-    if (!dispatcher) return;
     for (const [id, reason] of pending) {
       try {
         const row = repo.get(id);
-        if (row) dispatcher.enqueue(toChannelAlert(toAlertView(row), reason, config.consoleUrl));
+        if (!row) continue;
+        const fields = { alert_id: id, agent_id: row.agent_id, rule: row.rule, severity: row.severity };
+        if (reason === 'opened') log.info(fields, 'alert raised');
+        else if (reason === 'severity_raised') log.info(fields, 'alert severity raised');
+        else if (reason === 'escalated') log.warn({ ...fields, level: row.escalation_level, role: row.escalated_to }, 'alert escalated');
+        else if (row.resolved_by === SYSTEM) log.info(fields, 'alert resolved automatically');
+        dispatcher?.enqueue(toChannelAlert(toAlertView(row), reason, config.consoleUrl));
       } catch (err) {
         log.error({ err, alert_id: id }, 'alert could not be queued for delivery');
       }
@@ -184,7 +193,6 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       note: null,
       details: JSON.stringify(event ? { event_id: event.id, event_type: event.type } : { source: 'collector' }),
     });
-    log.info({ alert_id: id, agent_id: agentId, rule: c.rule, severity: c.severity }, 'alert raised');
     return id;
   }
 
@@ -235,15 +243,6 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     }
   }
 
-  function evaluateOne(e: Normalized, nowIso: string, pending: Map<number, DispatchReason>): void {
-    const outcome = evaluateEvent(
-      { type: e.type, body: e.body },
-      // Only agent.stopping reads the maintenance flag; skip the lookup for everything else.
-      { inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso) },
-    );
-    if (outcome !== null) apply(e, outcome, nowIso, pending);
-  }
-
   function normalize(e: CommittedEvent, nowIso: string): Normalized {
     const r = e.received_at;
     return {
@@ -256,29 +255,56 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     };
   }
 
-  const fromStored = (r: StoredEventRow, nowIso: string): Normalized => normalize(r, nowIso);
+  /** Rule outcomes of events in id order; only those with an effect. Reads, never writes. */
+  function outcomesOf(events: readonly Normalized[], nowIso: string): Array<{ e: Normalized; o: RuleOutcome }> {
+    const out: Array<{ e: Normalized; o: RuleOutcome }> = [];
+    for (const e of events) {
+      const o = evaluateEvent(
+        { type: e.type, body: e.body },
+        // Only agent.stopping reads the maintenance flag; skip the lookup for everything else.
+        { inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso) },
+      );
+      if (o !== null) out.push({ e, o });
+    }
+    return out;
+  }
 
-  /** Evaluates `batch` (sorted by id) in one transaction, filling any gap since the cursor from the store. */
+  /**
+   * Applies the outcomes of events up to `lastId` and moves the cursor there. A span without any
+   * outcome writes nothing (no extra fsync on the ingest path): the cursor then advances in memory
+   * and is persisted on the next write or tick. After a crash those events are evaluated again,
+   * which is harmless because they had no effect.
+   */
+  function commitSpan(events: readonly Normalized[], lastId: number, nowIso: string, pending: Map<number, DispatchReason>): void {
+    const work = outcomesOf(events, nowIso);
+    if (work.length > 0) {
+      write(() => {
+        for (const { e, o } of work) apply(e, o, nowIso, pending);
+        repo.setCursor(lastId);
+      });
+      cursorDirty = false;
+    } else {
+      cursorDirty = true;
+    }
+    cursor = lastId;
+  }
+
+  /** Evaluates `batch` (sorted by id), first filling any gap since the cursor from the store. */
   function evaluateBatch(batch: readonly CommittedEvent[], pending: Map<number, DispatchReason>): number | 'behind' {
-    return write(() => {
-      const nowIso = iso(clock.now());
-      const cursor = repo.cursor();
-      const fresh = batch.filter((e) => e.id > cursor);
-      const first = fresh[0];
-      const last = fresh[fresh.length - 1];
-      if (!first || !last) return 0;
-      let n = 0;
-      if (first.id > cursor + 1) {
-        // Events committed earlier were never evaluated (a failed batch): do them first, in order.
-        const gap = repo.eventsBetween(cursor, first.id, config.catchUpBatch + 1);
-        if (gap.length > config.catchUpBatch) return 'behind';
-        for (const g of gap) evaluateOne(fromStored(g, nowIso), nowIso, pending);
-        n += gap.length;
-      }
-      for (const e of fresh) evaluateOne(normalize(e, nowIso), nowIso, pending);
-      repo.setCursor(last.id);
-      return n + fresh.length;
-    });
+    const fresh = batch.filter((e) => e.id > cursor);
+    const first = fresh[0];
+    const last = fresh[fresh.length - 1];
+    if (!first || !last) return 0;
+    const nowIso = iso(clock.now());
+    let gap: StoredEventRow[] = [];
+    if (first.id > cursor + 1) {
+      // Events committed earlier were never evaluated (a failed batch): do them first, in order.
+      gap = repo.eventsBetween(cursor, first.id, config.catchUpBatch + 1);
+      if (gap.length > config.catchUpBatch) return 'behind';
+    }
+    const events = [...gap.map((g) => normalize(g, nowIso)), ...fresh.map((e) => normalize(e, nowIso))];
+    commitSpan(events, last.id, nowIso, pending);
+    return events.length;
   }
 
   function onCommitted(events: readonly CommittedEvent[]): void {
@@ -305,21 +331,28 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     let done = 0;
     while (done < maxEvents) {
       const pending = new Map<number, DispatchReason>();
-      const n = write(() => {
-        const nowIso = iso(clock.now());
-        const rows = repo.eventsBetween(repo.cursor(), null, Math.min(config.catchUpBatch, maxEvents - done));
-        const last = rows[rows.length - 1];
-        if (!last) return 0;
-        for (const r of rows) evaluateOne(fromStored(r, nowIso), nowIso, pending);
-        repo.setCursor(last.id);
-        return rows.length;
-      });
+      const rows = repo.eventsBetween(cursor, null, Math.min(config.catchUpBatch, maxEvents - done));
+      const last = rows[rows.length - 1];
+      if (!last) break;
+      const nowIso = iso(clock.now());
+      commitSpan(
+        rows.map((r) => normalize(r, nowIso)),
+        last.id,
+        nowIso,
+        pending,
+      );
       flush(pending);
-      if (n === 0) break;
-      done += n;
+      done += rows.length;
     }
     if (done > 0) log.info({ evaluated: done }, 'alert engine caught up with the event log');
     return done;
+  }
+
+  function persistCursor(): void {
+    if (!cursorDirty) return;
+    const at = cursor;
+    write(() => repo.setCursor(at));
+    cursorDirty = false;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -337,7 +370,6 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
         const role = config.escalationChain[level] ?? config.escalationChain[maxLevel]!;
         if (!repo.escalate(a.id, a.escalation_level, role, nowIso)) continue;
         repo.addHistory({ alert_id: a.id, at: nowIso, actor: SYSTEM, action: 'escalated', note: null, details: JSON.stringify({ level, role }) });
-        log.warn({ alert_id: a.id, agent_id: a.agent_id, level, role }, 'alert escalated');
         pending.set(a.id, 'escalated');
         n++;
       }
@@ -405,7 +437,8 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
   function tick(): TickResult {
     const res: TickResult = { evaluated: 0, escalated: 0, offlineRaised: 0, offlineResolved: 0 };
     try {
-      if (repo.maxEventId() > repo.cursor()) res.evaluated = catchUp();
+      if (repo.maxEventId() > cursor) res.evaluated = catchUp();
+      persistCursor();
     } catch (err) {
       log.error({ err }, 'alert catch-up failed');
     }

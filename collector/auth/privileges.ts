@@ -36,6 +36,8 @@ export const ACTIONS = [
   'enroll.manage',
   'agent.revoke',
   'backup.run',
+  // Alert maintenance windows (engineer H2): silence agent.stopping / missed-heartbeat alerts of a seat.
+  'agent.maintenance',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -45,7 +47,7 @@ const MATRIX: Readonly<Record<Role, ReadonlySet<Action>>> = {
   // 系统管理员: runs the system, users, policy, enrollment, backups. Not an approver or executor.
   admin: new Set<Action>(['seat.read', 'policy.read', 'policy.manage', 'user.manage', 'enroll.manage', 'agent.revoke', 'backup.run', 'audit.verify']),
   // 电脑维护人员: executes unlocks (一人操作), may approve where policy lets a maintainer approve, offline codes.
-  maintainer: new Set<Action>([...READ_OPERATIONS, 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read']),
+  maintainer: new Set<Action>([...READ_OPERATIONS, 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read', 'agent.maintenance']),
   // 部门主管: reviews requests of their own department.
   approver: new Set<Action>(['seat.read', 'device.read', 'unlock.read', 'unlock.request', 'unlock.approve', 'unlock.reject']),
   // 值班人员: 7x24 alerts, work orders, handover; may revoke (lock) but never unlock.

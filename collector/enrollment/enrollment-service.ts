@@ -29,8 +29,11 @@ export interface EnrollRequest {
 export interface EnrollmentService {
   /** Creates a single-use enrollment token and returns its plaintext (stored only as sha256). */
   createToken(o?: EnrollmentTokenOptions): string;
-  /** Consumes a token and registers the agent's public key; throws ENROLL_ERR_* / API_ERR_VALIDATION. */
-  enroll(req: EnrollRequest): { agent_id: string; seat_name: string };
+  /**
+   * Consumes a token and registers the agent's public key; throws ENROLL_ERR_* / API_ERR_VALIDATION.
+   * `offline_secret` (base64) is the seat's key for offline unlock codes, when the collector has one.
+   */
+  enroll(req: EnrollRequest): { agent_id: string; seat_name: string; offline_secret?: string };
 }
 
 export const DEFAULT_ENROLLMENT_TTL_MS = 24 * 3_600_000;
@@ -52,7 +55,13 @@ export function enrollmentOptionProblems(o: EnrollmentTokenOptions): string[] {
 }
 
 /** Token issuing and agent enrollment over the store; times come from `clock`. */
-export function createEnrollmentService(deps: { store: Store; clock: Clock; log: Logger }): EnrollmentService {
+export function createEnrollmentService(deps: {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** The seat's offline-code secret (derived from the collector's master key), sent once at enrollment. */
+  offlineSecret?: (agentId: string) => Buffer;
+}): EnrollmentService {
   const { store, clock } = deps;
   const log = deps.log.child({ component: 'enrollment' });
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -110,7 +119,11 @@ export function createEnrollmentService(deps: { store: Store; clock: Clock; log:
         if (!store.enrollment.consume(tokenHash, agentId, nowIso)) throw new AppError('ENROLL_ERR_TOKEN');
       });
       log.info({ agent_id: agentId, seat_name: seatName, department: row.department }, 'agent enrolled');
-      return { agent_id: agentId, seat_name: seatName };
+      // SECURITY: sent only in this answer to the key holder that just proved the token; never logged.
+      const secret = deps.offlineSecret?.(agentId);
+      return secret === undefined
+        ? { agent_id: agentId, seat_name: seatName }
+        : { agent_id: agentId, seat_name: seatName, offline_secret: secret.toString('base64') };
     },
   };
 }

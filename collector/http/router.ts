@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logger.js';
 import { formatError } from '../../shared/errors.js';
 import type { ApiAuthenticator } from './auth.js';
 import { installErrorHandlers, sendError } from './errors.js';
+import { registerOpenApi } from './routes/openapi-routes.js';
 
 export interface HttpAppDeps {
   log: Logger;
@@ -24,7 +25,11 @@ export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
     bodyLimit: 16 * 1024,
     requestTimeout: 30_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // Device keys in paths carry URL-encoded serials (up to 256 UTF-16 units, ~9 chars each encoded).
+    routerOptions: { maxParamLength: 3072 },
   });
+  // Before any route: the OpenAPI generator collects routes through fastify's onRoute hook.
+  registerOpenApi(app);
   app.decorateRequest('principal', null);
   installErrorHandlers(app, deps.log);
 

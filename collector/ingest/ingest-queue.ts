@@ -14,6 +14,18 @@ export interface AckSink {
 
 export type PushResult = 'queued' | 'full' | 'closed';
 
+/** An event of a committed batch that was new (duplicates are left out). */
+export interface CommittedEvent {
+  /** events.id of the stored row. */
+  eventId: number;
+  agentId: string;
+  msg: AgentEvent;
+  receivedAt: string;
+}
+
+/** Called after each successful commit (after the acks), with the batch's new events. */
+export type CommitListener = (events: readonly CommittedEvent[]) => void;
+
 export interface IngestQueue {
   pushEvent(sink: AckSink, agentId: string, msg: AgentEvent): PushResult;
   /** Latest heartbeat per agent wins; it rides along with the next commit. */
@@ -24,6 +36,8 @@ export interface IngestQueue {
   drain(): void;
   /** Drains, then refuses new items ('closed'). */
   close(): void;
+  /** Adds a post-commit listener; returns its removal. A throwing listener is logged and skipped. */
+  onCommit(listener: CommitListener): () => void;
 }
 
 interface Pending {
@@ -53,6 +67,7 @@ export function createIngestQueue(deps: {
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
+  const commitListeners = new Set<CommitListener>();
 
   function schedule(): void {
     if (events.length >= maxBatch) {
@@ -87,10 +102,15 @@ export function createIngestQueue(deps: {
       else bySink.set(p.sink, [p]);
     }
     let ok = false;
+    const fresh: CommittedEvent[] = [];
     try {
-      const results = store.ingest(items);
+      const results = store.ingestWithIds(items);
       ok = true;
-      const stored = results.filter((r) => r === 'stored').length;
+      batch.forEach((p, i) => {
+        const r = results[i];
+        if (r?.result === 'stored' && r.eventId !== null) fresh.push({ eventId: r.eventId, agentId: p.agentId, msg: p.msg, receivedAt: p.receivedAt });
+      });
+      const stored = fresh.length;
       log.debug({ batch: batch.length, stored, heartbeats: hbs.length }, 'batch committed');
     } catch (err) {
       log.error({ err, batch: batch.length }, 'ingest batch failed');
@@ -101,6 +121,16 @@ export function createIngestQueue(deps: {
         else sink.failed(list.map((p) => p.msg.id));
       } catch (err) {
         log.warn({ err }, 'ack delivery failed');
+      }
+    }
+    // Listeners run after the acks: a slow or failing listener never delays durability news.
+    if (fresh.length > 0) {
+      for (const listener of commitListeners) {
+        try {
+          listener(fresh);
+        } catch (err) {
+          log.warn({ err }, 'commit listener failed');
+        }
       }
     }
     if (events.length > 0 || heartbeats.size > 0) schedule();
@@ -137,6 +167,10 @@ export function createIngestQueue(deps: {
     close() {
       closed = true;
       drain();
+    },
+    onCommit(listener) {
+      commitListeners.add(listener);
+      return () => commitListeners.delete(listener);
     },
   };
 }

@@ -279,9 +279,11 @@ export function createAlertsRepo(db: Db): AlertsRepo {
     const pick = (names: string[]) => names.find((n) => cols.has(n));
     const executor = pick(['executor', 'grant_executor', 'executed_by']);
     const expires = pick(['expires_at', 'grant_expires_at']);
-    const sql = `SELECT CAST(u.id AS TEXT) AS id, u.agent_id AS agent_id, g.seat_name AS seat_name,
+    // The grant id is what the console and the agent show; fall back to the request id.
+    const idExpr = cols.has('grant_id') ? 'coalesce(u.grant_id, u.id)' : 'u.id';
+    const sql = `SELECT CAST(${idExpr} AS TEXT) AS id, u.agent_id AS agent_id, g.seat_name AS seat_name,
       ${executor ? `u.${executor}` : 'NULL'} AS executor, ${expires ? `u.${expires}` : 'NULL'} AS expires_at
-      FROM unlock_requests u LEFT JOIN agents g ON g.agent_id = u.agent_id WHERE u.state = 'active' ORDER BY u.agent_id LIMIT 1000`;
+      FROM unlock_requests u LEFT JOIN agents g ON g.agent_id = u.agent_id WHERE u.state = 'active' ORDER BY ${expires ? `u.${expires}` : 'u.agent_id'}, u.agent_id LIMIT 1000`;
     const rows = (db.prepare(sql).all() as Array<Record<string, unknown>>).map((r) => ({
       id: String(r.id),
       agent_id: String(r.agent_id),

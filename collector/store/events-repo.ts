@@ -21,8 +21,8 @@ export interface NewEvent {
 }
 
 export interface EventsRepo {
-  /** Inserts unless (agent_id, seq) is already stored; true when the row is new. */
-  insertIfNew(e: NewEvent): boolean;
+  /** Inserts unless (agent_id, seq) is already stored; the new row's events.id, or null for a duplicate. */
+  insertIfNew(e: NewEvent): number | null;
   listForAgent(q: { agentId: string; after: number; limit: number; type?: string }): EventRow[];
   listGlobal(q: { afterId: number; limit: number; type?: string; agentId?: string }): EventRow[];
   count(): number;
@@ -43,7 +43,11 @@ export function createEventsRepo(db: Db): EventsRepo {
   const countStmt = db.prepare('SELECT count(*) AS n FROM events');
 
   return {
-    insertIfNew: (e) => insert.run(e).changes === 1,
+    insertIfNew: (e) => {
+      const r = insert.run(e);
+      // Post-commit consumers (alert engine) need the id to keep their cursor over the event log.
+      return r.changes === 1 ? Number(r.lastInsertRowid) : null;
+    },
     listForAgent: ({ agentId, after, limit, type }) =>
       (type === undefined ? bySeat.all(agentId, after, limit) : bySeatType.all(agentId, after, type, limit)) as EventRow[],
     listGlobal: ({ afterId, limit, type, agentId }) => {

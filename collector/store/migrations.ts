@@ -1,3 +1,8 @@
+import { SENSORS_MIGRATION } from './migrations-sensors.js';
+import { ALERTS_MIGRATION } from './migrations-alerts.js';
+import { UNLOCK_MIGRATION_SQL } from './migrations-unlock.js';
+import { USERS_AUDIT_MIGRATION } from './migrations-users-audit.js';
+
 /**
  * Schema migrations, applied in order at open inside one IMMEDIATE transaction. Never edit an
  * entry that has shipped: append a new one. `version` is the NNN of the migration's name.
@@ -89,7 +94,68 @@ CREATE TABLE api_tokens (
 ) STRICT;
 `;
 
+// --- console read side (engineer K2): rollups and indexes for the dashboard, device history and
+// reports. Version 400 keeps it clear of the other areas' numbers.
+
+/** SQL for `deviceKey()` (shared/domain/usb.ts) over an event body; device-key-sql.test.ts keeps them equal. */
+const DEVICE_KEY_SQL = (body: string) => `json_extract(${body}, '$.device.vendor_id') || ':' || json_extract(${body}, '$.device.product_id') ||
+    CASE WHEN coalesce(json_extract(${body}, '$.device.serial'), '') <> '' THEN ':s:' || json_extract(${body}, '$.device.serial')
+         WHEN coalesce(json_extract(${body}, '$.device.hash'), '') <> '' THEN ':h:' || json_extract(${body}, '$.device.hash')
+         ELSE ':anon' END`;
+const HAS_DEVICE_SQL = (body: string) => `json_type(${body}, '$.device.vendor_id') = 'text' AND json_type(${body}, '$.device.product_id') = 'text'`;
+/** 15-minute slot of a collector timestamp: every IANA offset is a multiple of 15 minutes. */
+const BUCKET_SQL = (ts: string) => `coalesce(CAST(unixepoch(${ts}) AS INTEGER), 0) / 900`;
+
+const M400_CONSOLE = `
+-- Events per type, seat department (at event time; '' = none) and 15-minute slot of received_at,
+-- kept by trigger: a dashboard day series in any time zone and any department scope is then a sum
+-- over a few rows per slot instead of a scan of the events.
+CREATE TABLE event_counts (
+  type       TEXT NOT NULL,
+  bucket     INTEGER NOT NULL,
+  department TEXT NOT NULL,
+  n          INTEGER NOT NULL,
+  PRIMARY KEY (type, bucket, department)
+) STRICT, WITHOUT ROWID;
+INSERT INTO event_counts (type, bucket, department, n)
+  SELECT e.type, ${BUCKET_SQL('e.received_at')}, coalesce(a.department, ''), count(*)
+  FROM events e LEFT JOIN agents a ON a.agent_id = e.agent_id GROUP BY 1, 2, 3;
+CREATE TRIGGER events_count AFTER INSERT ON events
+BEGIN
+  INSERT INTO event_counts (type, bucket, department, n)
+    VALUES (NEW.type, ${BUCKET_SQL('NEW.received_at')}, coalesce((SELECT department FROM agents WHERE agent_id = NEW.agent_id), ''), 1)
+    ON CONFLICT (type, bucket, department) DO UPDATE SET n = n + 1;
+END;
+
+-- Which events carried which device ("where has this stick been", newest first by event id).
+CREATE TABLE device_events (
+  device_key TEXT NOT NULL,
+  event_id   INTEGER NOT NULL,
+  PRIMARY KEY (device_key, event_id)
+) STRICT, WITHOUT ROWID;
+INSERT OR IGNORE INTO device_events (device_key, event_id)
+  SELECT ${DEVICE_KEY_SQL('body')}, id FROM events WHERE ${HAS_DEVICE_SQL('body')};
+CREATE TRIGGER events_device AFTER INSERT ON events WHEN ${HAS_DEVICE_SQL('NEW.body')}
+BEGIN
+  INSERT OR IGNORE INTO device_events (device_key, event_id) VALUES (${DEVICE_KEY_SQL('NEW.body')}, NEW.id);
+END;
+
+-- Month and date-range reads (monthly report, CSV export) by type.
+CREATE INDEX events_type_received ON events (type, received_at);
+-- Seat list sorted by last contact; device list sorted by last sighting.
+CREATE INDEX agents_last_seen ON agents (last_seen);
+CREATE INDEX devices_last_seen ON devices (last_seen);
+CREATE INDEX devices_first_seen ON devices (first_seen);
+`;
+
 /** The ordered list of all migrations. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: '001-initial', sql: M001_INITIAL },
+  { version: 2, name: '002-unlock', sql: UNLOCK_MIGRATION_SQL },
+  USERS_AUDIT_MIGRATION,
+  // Listed in version order; migrate() applies every missing version, so a database that already
+  // has 400 still gets 100 on upgrade.
+  ALERTS_MIGRATION,
+  { version: 400, name: '400-console', sql: M400_CONSOLE },
+  SENSORS_MIGRATION,
 ]);

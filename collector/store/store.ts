@@ -6,6 +6,10 @@ import { createEventsRepo, type EventsRepo } from './events-repo.js';
 import { createDevicesRepo, type DevicesRepo } from './devices-repo.js';
 import { createEnrollmentRepo, type EnrollmentRepo } from './enrollment-repo.js';
 import { createApiTokensRepo, type ApiTokensRepo } from './api-tokens-repo.js';
+import { createOfflineCodesRepo, createUnlockRepo, type OfflineCodesRepo, type UnlockRepo } from './unlock-repo.js';
+import { createPolicyRepo, type PolicyRepo } from './policy-repo.js';
+import { createUsersRepo, type UsersRepo } from './users-repo.js';
+import { createAuditRepo, type AuditRepo } from './audit-repo.js';
 
 /** One unit of work for the group commit. */
 export type IngestItem =
@@ -15,6 +19,12 @@ export type IngestItem =
 /** Per item of a batch: whether an event row was new or already stored (heartbeats: 'applied'). */
 export type IngestResult = 'stored' | 'duplicate' | 'applied';
 
+/** An {@link IngestResult} with the events.id of a new row (null for duplicates and heartbeats). */
+export interface IngestOutcome {
+  result: IngestResult;
+  eventId: number | null;
+}
+
 /** The collector's store: one repo per aggregate plus the batch write used by the ingest queue. */
 export interface Store {
   readonly db: Db;
@@ -23,8 +33,16 @@ export interface Store {
   readonly devices: DevicesRepo;
   readonly enrollment: EnrollmentRepo;
   readonly apiTokens: ApiTokensRepo;
+  readonly unlock: UnlockRepo;
+  readonly offlineCodes: OfflineCodesRepo;
+  readonly policies: PolicyRepo;
+  readonly users: UsersRepo;
+  /** Low-level audit tables; append through collector/audit/audit-log.ts, not this. */
+  readonly audit: AuditRepo;
   /** Writes a batch in ONE transaction; throws STORE_ERR_WRITE and writes nothing on failure. */
   ingest(items: readonly IngestItem[]): IngestResult[];
+  /** {@link Store.ingest}, also returning the id of each new event row (for post-commit consumers). */
+  ingestWithIds(items: readonly IngestItem[]): IngestOutcome[];
   /** Runs `fn` in a transaction (IMMEDIATE so concurrent writers queue instead of failing late). */
   transaction<T>(fn: () => T): T;
   /** Cheap liveness probe for /api/health. */
@@ -42,19 +60,27 @@ export function openStore(path: string): Store {
   const devices = createDevicesRepo(db);
   const enrollment = createEnrollmentRepo(db);
   const apiTokens = createApiTokensRepo(db);
+  const unlock = createUnlockRepo(db);
+  const offlineCodes = createOfflineCodesRepo(db);
+  const policies = createPolicyRepo(db);
+  const users = createUsersRepo(db);
+  const audit = createAuditRepo(db);
   const pingStmt = db.prepare('SELECT 1 AS ok');
 
-  const ingestTx = db.transaction((items: readonly IngestItem[]): IngestResult[] => {
-    const results: IngestResult[] = [];
+  const ingestTx = db.transaction((items: readonly IngestItem[]): IngestOutcome[] => {
+    const results: IngestOutcome[] = [];
     const maxSeq = new Map<string, { seq: number; at: string }>();
+    // The IMMEDIATE transaction holds the write lock, so the new rows are exactly firstNew..max.
+    const firstNew = audit.eventsMaxId() + 1;
+    let sealTs = '';
     for (const item of items) {
       if (item.kind === 'heartbeat') {
         agents.heartbeat(item.agentId, item.at, item.lockState, item.outboxDepth);
-        results.push('applied');
+        results.push({ result: 'applied', eventId: null });
         continue;
       }
       const { msg, agentId, receivedAt } = item;
-      const isNew = events.insertIfNew({
+      const eventId = events.insertIfNew({
         agent_id: agentId,
         seq: msg.seq,
         type: msg.type,
@@ -62,7 +88,9 @@ export function openStore(path: string): Store {
         received_at: receivedAt,
         body: JSON.stringify(msg.body),
       });
-      results.push(isNew ? 'stored' : 'duplicate');
+      const isNew = eventId !== null;
+      results.push({ result: isNew ? 'stored' : 'duplicate', eventId });
+      if (receivedAt > sealTs) sealTs = receivedAt;
       if (isNew && USB_TYPES.has(msg.type) && 'device' in msg.body) {
         devices.recordSighting(msg.body.device, agentId, msg.ts, msg.type === 'usb.inserted');
       }
@@ -70,8 +98,20 @@ export function openStore(path: string): Store {
       if (!prev || prev.seq < msg.seq) maxSeq.set(agentId, { seq: msg.seq, at: receivedAt });
     }
     for (const [agentId, { seq, at }] of maxSeq) agents.advanceSeq(agentId, seq, at);
+    // Tamper evidence for events: the stored rows of this batch are hashed into the audit chain
+    // in the same transaction (docs/security-model.md), so a changed byte fails `audit verify`.
+    const lastNew = audit.eventsMaxId();
+    if (lastNew >= firstNew) audit.sealEvents(firstNew, lastNew, sealTs);
     return results;
   });
+
+  function ingestWithIds(items: readonly IngestItem[]): IngestOutcome[] {
+    try {
+      return ingestTx.immediate(items);
+    } catch (cause) {
+      throw new AppError('STORE_ERR_WRITE', `Could not write to the store: ingest batch of ${items.length}`, { cause });
+    }
+  }
 
   return {
     db,
@@ -80,13 +120,13 @@ export function openStore(path: string): Store {
     devices,
     enrollment,
     apiTokens,
-    ingest: (items) => {
-      try {
-        return ingestTx.immediate(items);
-      } catch (cause) {
-        throw new AppError('STORE_ERR_WRITE', `Could not write to the store: ingest batch of ${items.length}`, { cause });
-      }
-    },
+    unlock,
+    offlineCodes,
+    policies,
+    users,
+    audit,
+    ingest: (items) => ingestWithIds(items).map((o) => o.result),
+    ingestWithIds,
     transaction: (fn) => db.transaction(fn).immediate(),
     ping: () => {
       try {

@@ -17,6 +17,8 @@ export interface AgentGatewayDeps {
   clock: Clock;
   log: Logger;
   options: SessionOptions & { pingIntervalMs: number };
+  /** Builders of the frames sent right after `welcome`, in order; a null is skipped. */
+  welcomeFrames?: ReadonlyArray<(agentId: string) => string | null>;
 }
 
 /** The agent WebSocket endpoint: authenticates at `upgrade`, one live session per agent. */
@@ -31,6 +33,10 @@ export interface AgentGateway {
   closeAll(code: number, reason: string, timeoutMs: number): Promise<void>;
   /** Sessions that completed hello. */
   connectedCount(): number;
+  /** Sends one frame to the agent's session if it completed hello; false when it is not connected. */
+  sendToAgent(agentId: string, frame: string): boolean;
+  /** Sends one frame to every session that completed hello; returns how many got it. */
+  broadcast(frame: string): number;
 }
 
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
@@ -59,6 +65,20 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
   let pingTimer: NodeJS.Timeout | undefined;
 
   wss.on('error', (err) => log.error({ err }, 'websocket server error'));
+
+  function welcomeFrames(agentId: string): string[] {
+    const out: string[] = [];
+    for (const build of deps.welcomeFrames ?? []) {
+      try {
+        const frame = build(agentId);
+        if (frame !== null) out.push(frame);
+      } catch (err) {
+        // One failing builder must not cost the agent the other frames.
+        log.error({ err, agent_id: agentId }, 'post-welcome frame failed');
+      }
+    }
+    return out;
+  }
 
   function onClosed(s: AgentSession): void {
     all.delete(s);
@@ -102,6 +122,7 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
           log,
           options,
           onClosed,
+          welcomeFrames,
         });
         all.add(session);
         const previous = sessions.get(auth.agentId);
@@ -150,6 +171,16 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
     connectedCount: () => {
       let n = 0;
       for (const s of sessions.values()) if (s.ready()) n++;
+      return n;
+    },
+    sendToAgent(agentId, frame) {
+      const s = sessions.get(agentId);
+      // Before hello the agent gets the same state in the frames sent after welcome.
+      return s !== undefined && s.ready() && s.send(frame);
+    },
+    broadcast(frame) {
+      let n = 0;
+      for (const s of sessions.values()) if (s.ready() && s.send(frame)) n++;
       return n;
     },
   };

@@ -29,6 +29,8 @@ export interface SessionDeps {
   options: SessionOptions;
   /** Called once when the socket is gone, whatever the reason. */
   onClosed(session: AgentSession): void;
+  /** Frames sent right after `welcome`, in order (grants.sync, policy.updated, sensor config…). */
+  welcomeFrames?: (agentId: string) => readonly string[];
 }
 
 /** One authenticated agent connection: hello/welcome, events into the ingest queue, acks back. */
@@ -36,6 +38,8 @@ export interface AgentSession extends AckSink {
   readonly agentId: string;
   /** True once hello was accepted. */
   ready(): boolean;
+  /** Sends a collector frame if the socket is open; returns whether it was handed to the socket. */
+  send(frame: string): boolean;
   /** Liveness round: terminates the socket if the previous ping got no pong, then pings again. */
   pingTick(): void;
   close(code: number, reason: string): void;
@@ -61,8 +65,10 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
 
-  const send = (frame: string): void => {
-    if (ws.readyState === ws.OPEN) ws.send(frame);
+  const send = (frame: string): boolean => {
+    if (ws.readyState !== ws.OPEN) return false;
+    ws.send(frame);
+    return true;
   };
   const now = () => clock.now();
 
@@ -106,6 +112,14 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
       heartbeat_interval_ms: options.heartbeatIntervalMs,
       server_time: at,
     }, now()));
+    if (deps.welcomeFrames) {
+      try {
+        for (const frame of deps.welcomeFrames(agentId)) send(frame);
+      } catch (err) {
+        // The session stays up; the agent keeps enforcing its last grants and policy.
+        log.error({ err }, 'could not send the post-welcome frames');
+      }
+    }
     log.info({ last_seq: lastSeq, agent_last_seq: msg.body.last_seq }, 'agent session ready');
   }
 
@@ -179,6 +193,7 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
   const session: AgentSession = {
     agentId,
     ready: () => helloDone,
+    send,
     closed,
     committed(seqs) {
       const unique = [...new Set(seqs)].sort((a, b) => a - b);

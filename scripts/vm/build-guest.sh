@@ -20,6 +20,15 @@ while [ $# -gt 0 ]; do
 done
 say() { [ "$quiet" = 1 ] || echo "build-guest: $*" >&2; }
 die() { echo "build-guest: ERROR: $*" >&2; exit 1; }
+# apt unreachable (offline runner) but a guest was built before: use it rather than fail.
+fallback_or_die() {
+  if [ -f "$cache/current/manifest.json" ]; then
+    echo "build-guest: WARNING: $*; using the cached guest" >&2
+    echo "$cache/current/manifest.json"
+    exit 0
+  fi
+  die "$*"
+}
 
 # Bump when the build logic changes in a way the stamp below cannot see.
 BUILD_FORMAT=3
@@ -30,7 +39,7 @@ apt_updated=0
 apt_update_once() {
   if [ "$apt_updated" = 0 ]; then
     say "apt-get update"
-    apt-get update -qq >&2 || die "apt-get update failed"
+    apt-get update -qq >&2 || echo "build-guest: WARNING: apt-get update failed" >&2
     apt_updated=1
   fi
 }
@@ -65,12 +74,12 @@ resolve_kernel() {
 }
 kpkg="$(resolve_kernel || true)"
 if [ -z "$kpkg" ]; then apt_update_once; kpkg="$(resolve_kernel || true)"; fi
-[ -n "$kpkg" ] || die "cannot resolve the kernel package from linux-image-amd64 (apt sources?)"
+[ -n "$kpkg" ] || fallback_or_die "cannot resolve the kernel package from linux-image-amd64 (apt sources?)"
 candidates="$(apt-cache policy "$kpkg" busybox-static 2>/dev/null | awk '/^[^ ]/ { p=$1; sub(/:$/, "", p) } /Candidate:/ { print p, $2 }')"
 kpkg_ver="$(echo "$candidates" | awk -v p="$kpkg" '$1 == p { print $2 }')"
 bb_ver="$(echo "$candidates" | awk '$1 == "busybox-static" { print $2 }')"
-case "$kpkg_ver$bb_ver" in "" | *"(none)"*) die "no installable candidate for $kpkg / busybox-static (apt sources?)" ;; esac
-[ -n "$kpkg_ver" ] && [ -n "$bb_ver" ] || die "apt-cache policy gave no version for $kpkg / busybox-static"
+case "$kpkg_ver$bb_ver" in "" | *"(none)"*) fallback_or_die "no installable candidate for $kpkg / busybox-static (apt sources?)" ;; esac
+[ -n "$kpkg_ver" ] && [ -n "$bb_ver" ] || fallback_or_die "apt-cache policy gave no version for $kpkg / busybox-static"
 kver="${kpkg#linux-image-}"
 
 inputs_hash="$( {
@@ -90,21 +99,21 @@ fi
 
 # --- 3. download + extract -----------------------------------------------------------------
 mkdir -p "$cache/debs"
-fetch() { # pkg version -> path of the .deb in the cache
+fetch() { # pkg version -> path of the .deb in the cache; returns 1 when apt cannot deliver it
   local pkg="$1" ver="$2" f
   f="$(ls "$cache/debs/${pkg}_"*"_amd64.deb" 2>/dev/null | while read -r p; do
     [ "$(dpkg-deb -f "$p" Version)" = "$ver" ] && echo "$p"; done | head -1)"
   if [ -z "$f" ]; then
     say "apt-get download $pkg=$ver"
-    (cd "$cache/debs" && apt-get download -qq "$pkg=$ver" >&2 2>/dev/null) || { apt_update_once; (cd "$cache/debs" && apt-get download -qq "$pkg=$ver" >&2); } || die "apt-get download $pkg failed"
+    (cd "$cache/debs" && apt-get download -qq "$pkg=$ver" >&2 2>/dev/null) || { apt_update_once; (cd "$cache/debs" && apt-get download -qq "$pkg=$ver" >&2); } || return 1
     f="$(ls "$cache/debs/${pkg}_"*"_amd64.deb" | while read -r p; do
       [ "$(dpkg-deb -f "$p" Version)" = "$ver" ] && echo "$p"; done | head -1)"
   fi
-  [ -n "$f" ] || die "downloaded $pkg but cannot find the .deb"
+  [ -n "$f" ] || return 1
   echo "$f"
 }
-kdeb="$(fetch "$kpkg" "$kpkg_ver")"
-bbdeb="$(fetch busybox-static "$bb_ver")"
+kdeb="$(fetch "$kpkg" "$kpkg_ver")" || fallback_or_die "apt-get download $kpkg=$kpkg_ver failed"
+bbdeb="$(fetch busybox-static "$bb_ver")" || fallback_or_die "apt-get download busybox-static=$bb_ver failed"
 
 work="$cache/work-$kver"
 rm -rf "$work" "$out.tmp"
@@ -166,5 +175,8 @@ rm -rf "$out"
 mv "$out.tmp" "$out"
 rm -rf "$work"
 ln -sfn "guest-$kver" "$cache/current"
+# Keep the cache to one kernel: drop guests and .debs of older versions.
+for d in "$cache"/guest-*; do [ "$d" = "$out" ] || rm -rf "$d"; done
+for f in "$cache"/debs/*.deb; do [ "$f" = "$kdeb" ] || [ "$f" = "$bbdeb" ] || rm -f "$f"; done
 say "built $out ($(du -h "$out/initrd.gz" | cut -f1) initrd)"
 echo "$cache/current/manifest.json"

@@ -8,6 +8,7 @@ export interface GuestCommandResult {
   output: string;
 }
 
+/** Per-command options. */
 export interface RunOptions {
   /** Guest-side limit (the command is SIGKILLed); the host waits a little longer for the reply. */
   timeoutMs?: number;

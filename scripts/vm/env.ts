@@ -15,6 +15,8 @@ export interface VmLabEnv {
   memoryMb: number;
   /** SEATGUARD_VM_QEMU: the QEMU binary (default qemu-system-x86_64 from PATH). */
   qemuBinary: string;
+  /** SEATGUARD_VM_ACCEL=kvm: use KVM where it can boot a stock kernel (not on kvm_pvm hosts); default tcg. */
+  accel: 'tcg' | 'kvm';
   /** SEATGUARD_VM_CLI: the seatguard CLI script (default REPO/dist/scripts/seatguard.js); host path = guest path. */
   cliPath: string;
 }
@@ -35,6 +37,7 @@ function intFrom(v: string | undefined, dflt: number, min: number, max: number):
   return Number.isInteger(n) && n >= min && n <= max ? n : dflt;
 }
 
+/** Reads the lab settings (see VmLabEnv); the repository root is found from this file's location. */
 export function vmLabEnv(): VmLabEnv {
   const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
   return {
@@ -44,6 +47,7 @@ export function vmLabEnv(): VmLabEnv {
     cpus: intFrom(process.env.SEATGUARD_VM_CPUS, 2, 1, 8),
     memoryMb: intFrom(process.env.SEATGUARD_VM_MEMORY_MB, 1024, 512, 8192),
     qemuBinary: process.env.SEATGUARD_VM_QEMU || 'qemu-system-x86_64',
+    accel: process.env.SEATGUARD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
     cliPath: path.resolve(process.env.SEATGUARD_VM_CLI || path.join(repoRoot, 'dist', 'scripts', 'seatguard.js')),
   };
 }

@@ -112,6 +112,31 @@ export function kernelEnumerationTime(log: KernelLogLine[], name: string, since 
   return hit ? hit.t : null;
 }
 
+/** Kernel log evidence about storage drivers and one device (see storageDriverTrace). */
+export interface StorageTrace {
+  /** A storage driver bound (usb-storage "device detected", a SCSI host for it) or a disk attached. */
+  probed: KernelLogLine[];
+  /** The kernel refused a driver because the interface is not authorized: the gate at work. */
+  refused: KernelLogLine[];
+}
+
+/**
+ * Kernel log lines at or after `since` about storage drivers and device `name`. Complements the
+ * sampler: a bind shorter than one sample still leaves a `probed` line.
+ */
+export function storageDriverTrace(log: KernelLogLine[], name: string, since = 0): StorageTrace {
+  const dev = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const iface = `${dev}:[0-9]+\\.[0-9]+`;
+  const detected = new RegExp(`^usb-storage ${iface}: USB Mass Storage device detected`);
+  const host = new RegExp(`^scsi host[0-9]+: (?:usb-storage|uas) ${iface}`);
+  const refused = new RegExp(`^(?:usb-storage|uas) ${iface}: Interface [0-9]+ is not authorized`);
+  const recent = log.filter((l) => l.t >= since);
+  return {
+    probed: recent.filter((l) => detected.test(l.text) || host.test(l.text) || /\[sd[a-z]+\] Attached SCSI/.test(l.text)),
+    refused: recent.filter((l) => refused.test(l.text)),
+  };
+}
+
 /** Waits for a guest device whose serial matches; returns its current state. */
 export function waitForDevice(
   shell: GuestShell,

@@ -16,10 +16,13 @@ export interface GuestImage {
   kernelVersion: string;
 }
 
+/** How to boot the guest; every field but `image` has a default. */
 export interface BootOptions {
   image: GuestImage;
-  /** Directory for sockets and the console log; a fresh temp dir when omitted. */
+  /** Directory for sockets and the console log; a fresh temp dir (removed by stop()) when omitted. */
   runDir?: string;
+  /** QEMU accelerator: tcg (default; works everywhere) or kvm where the host's KVM can boot a stock kernel. */
+  accel?: 'tcg' | 'kvm';
   memoryMb?: number;
   cpus?: number;
   /** Whole boot (QEMU start → guest command channel answers). */
@@ -75,9 +78,13 @@ export function readGuestImage(manifestPath: string): GuestImage {
 }
 
 /** The QEMU command line (TCG: KVM on the reference machine cannot boot a stock kernel). */
-export function qemuArgs(image: GuestImage, runDir: string, opts: { memoryMb: number; cpus: number; hostRoot: string }): string[] {
+export function qemuArgs(
+  image: GuestImage,
+  runDir: string,
+  opts: { memoryMb: number; cpus: number; hostRoot: string; accel: 'tcg' | 'kvm' },
+): string[] {
   return [
-    '-accel', 'tcg',
+    '-accel', opts.accel,
     '-m', String(opts.memoryMb),
     '-smp', String(opts.cpus),
     '-nodefaults', '-display', 'none', '-no-reboot',
@@ -104,6 +111,7 @@ export function qemuArgs(image: GuestImage, runDir: string, opts: { memoryMb: nu
  */
 export async function bootGuest(opts: BootOptions): Promise<GuestVm> {
   const log = (opts.log ?? silentLogger()).child({ component: 'vm' });
+  const ownRunDir = opts.runDir === undefined;
   const runDir = opts.runDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sgvm-'));
   fs.mkdirSync(runDir, { recursive: true });
   const bootTimeoutMs = opts.bootTimeoutMs ?? 120_000;
@@ -114,6 +122,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestVm> {
     memoryMb: opts.memoryMb ?? 1024,
     cpus: opts.cpus ?? 2,
     hostRoot: opts.hostRoot ?? '/',
+    accel: opts.accel ?? 'tcg',
   });
   const t0 = performance.now();
   installExitHook();
@@ -163,6 +172,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestVm> {
       });
     }
     fs.closeSync(consoleFile);
+    if (ownRunDir) fs.rmSync(runDir, { recursive: true, force: true });
     log.info({ run_dir: runDir }, 'guest stopped');
   };
 

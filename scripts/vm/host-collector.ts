@@ -35,6 +35,7 @@ export interface HostCollector {
   stop(): Promise<void>;
 }
 
+/** Where the collector CLI is and where it keeps its data. */
 export interface HostCollectorOptions {
   /** The seatguard CLI script (dist/scripts/seatguard.js). */
   cliPath: string;

@@ -43,6 +43,7 @@ export async function startVmLab(env: VmLabEnv): Promise<VmLab> {
       cpus: env.cpus,
       memoryMb: env.memoryMb,
       qemuBinary: env.qemuBinary,
+      accel: env.accel,
     });
   } catch (err) {
     fs.rmSync(workDir, { recursive: true, force: true });

@@ -24,6 +24,7 @@ export function parseJsonObject(text: string): Record<string, unknown> | null {
   return isRecord(v) ? v : null;
 }
 
+/** True for a plain (non-array, non-null) object. */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -3,11 +3,11 @@ import path from 'node:path';
 
 /** A time measured on both sides: host milliseconds after the trigger, and the guest's own clock. */
 export interface DualTime {
-  /** Host ms after the trigger (QMP device_add returning, or the agent start). null = never. */
+  /** Host ms after the trigger (see ScenarioResult.trigger). null = never happened. */
   hostMs: number | null;
   /** Guest uptime in seconds (kernel clock: /proc/uptime, dmesg, or mapped from host time). */
   guestS: number | null;
-  /** How the guest time was obtained. */
+  /** How the guest time was obtained: kernel log, the in-guest sampler, or host time mapped. */
   guestSource: 'dmesg' | 'sampler' | 'mapped' | 'none';
 }
 
@@ -18,8 +18,8 @@ export interface ScenarioResult {
   passed: boolean;
   durationMs: number;
   device?: { guestName: string | null; serial: string | null };
-  /** Guest uptime when the trigger happened (mapped from host time) and the mapping error. */
-  trigger?: { guestS: number; uncertaintyMs: number };
+  /** What t0 is, its guest uptime (mapped from host time) and the mapping error. */
+  trigger?: { kind: 'device_add' | 'agent start' | 'UDC attach'; guestS: number; uncertaintyMs: number };
   /** Kernel "new USB device" line. */
   enumerated?: DualTime;
   /** First sample showing the storage interface. */
@@ -28,13 +28,24 @@ export interface ScenarioResult {
   storageBound?: DualTime & { driver: string | null };
   /** First sample with a new entry in /proc/partitions (expected: never). */
   blockDevice?: DualTime & { names: string[] };
-  sampler?: { samples: number; meanIntervalMs: number; observedAfterVisibleS: number };
-  /** Collector stored usb.blocked for the device. */
+  /** Boot race only: first sample with every root hub gate at 0, with the (previously bound) storage interface unbound, and without sd*. */
+  gateClosed?: DualTime;
+  storageUnbound?: DualTime;
+  blockDeviceGone?: DualTime;
+  /** First sample with a HID interface bound to usbhid. */
+  hidBound?: DualTime;
+  /** Kernel log lines of usb-storage/uas binding the device or a SCSI disk attaching (expected: none). */
+  kernelStorageTrace?: string[];
+  /** Kernel log lines "Interface N is not authorized for usage": drivers the gate turned away. */
+  kernelRefusedProbes?: string[];
+  sampler?: { samples: number; meanIntervalMs: number; observedAfterVisibleS: number; gateAlwaysClosed: boolean };
+  /** Collector received usb.blocked / usb.inserted for the device (received_at, host clock). */
   blockedStored?: DualTime;
   insertedStored?: DualTime;
   notes: string[];
 }
 
+/** One lab run: environment, boot figures and every scenario (written to test-artifacts/vm-results.json). */
 export interface LabRun {
   startedAt: string;
   kernel: string;
@@ -43,36 +54,57 @@ export interface LabRun {
   buildMs: number | null;
   bootMs: number | null;
   guestReadyUptimeS: number | null;
+  /** Cold load of the seatguard CLI inside the guest (node over 9p under TCG), before scenario 6. */
+  guestCliColdLoadMs: number | null;
   /** Set when the lab could not run at all. */
   unavailable: string | null;
   scenarios: ScenarioResult[];
 }
 
-const fmtMs = (v: number | null | undefined) => (v === null || v === undefined ? 'never' : `${Math.round(v)} ms`);
-const fmtS = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${v.toFixed(2)} s`);
+const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'never' : `${Math.round(v)} ms`);
+const sec = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${v.toFixed(2)} s`);
+const dual = (d: DualTime | undefined) => (d ? (d.hostMs === null ? 'never' : `${ms(d.hostMs)} / ${sec(d.guestS)}`) : '-');
 
 /** A fixed-width text table of the run, for the test output and docs/vm-lab.md. */
 export function formatSummary(run: LabRun): string {
   const rows: string[][] = [
-    ['scenario', 'pass', 'took', 'enumerated (host/guest)', 'storage bound', 'block dev', 'samples', 'usb.blocked stored (host/guest)'],
+    ['scenario', 'pass', 'took', 't0', 'enumerated', 'storage bound', 'block device', 'HID bound', 'samples', 'usb.blocked stored'],
   ];
   for (const s of run.scenarios) {
+    const bound = s.storageUnbound
+      ? `bound at t0; gate closed +${ms(s.gateClosed?.hostMs)}, unbound +${ms(s.storageUnbound.hostMs)}`
+      : s.storageBound
+        ? s.storageBound.hostMs === null
+          ? 'never'
+          : `${dual(s.storageBound)} (${s.storageBound.driver ?? '?'})`
+        : '-';
+    const block = s.blockDeviceGone
+      ? `gone +${ms(s.blockDeviceGone.hostMs)}`
+      : s.blockDevice
+        ? s.blockDevice.hostMs === null
+          ? 'never'
+          : `${dual(s.blockDevice)} ${s.blockDevice.names.join(',')}`
+        : '-';
     rows.push([
       `${s.id} ${s.title}`,
       s.passed ? 'yes' : 'NO',
-      fmtMs(s.durationMs),
-      s.enumerated ? `${fmtMs(s.enumerated.hostMs)} / ${fmtS(s.enumerated.guestS)}` : '-',
-      s.storageBound ? (s.storageBound.hostMs === null ? 'never' : `${fmtMs(s.storageBound.hostMs)} (${s.storageBound.driver ?? '?'})`) : '-',
-      s.blockDevice ? (s.blockDevice.hostMs === null ? 'never' : `${fmtMs(s.blockDevice.hostMs)} ${s.blockDevice.names.join(',')}`) : '-',
+      `${(s.durationMs / 1000).toFixed(1)} s`,
+      s.trigger ? `${s.trigger.kind} @${sec(s.trigger.guestS)} ±${Math.round(s.trigger.uncertaintyMs)} ms` : '-',
+      dual(s.enumerated),
+      bound,
+      block,
+      dual(s.hidBound),
       s.sampler ? `${s.sampler.samples} @${s.sampler.meanIntervalMs.toFixed(0)} ms, ${s.sampler.observedAfterVisibleS.toFixed(1)} s` : '-',
-      s.blockedStored ? `${fmtMs(s.blockedStored.hostMs)} / ${fmtS(s.blockedStored.guestS)}` : '-',
+      dual(s.blockedStored),
     ]);
   }
   const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  const line = (r: string[]) => r.map((v, c) => v.padEnd(widths[c] ?? 0)).join(' | ');
+  const line = (r: string[]) => r.map((v, c) => v.padEnd(widths[c] ?? 0)).join(' | ').trimEnd();
   const head = [
     `kernel ${run.kernel}, ${run.qemu}, host ${run.host.cpus} CPUs, node ${run.host.node}`,
-    `guest build ${fmtMs(run.buildMs)}, boot ${fmtMs(run.bootMs)} (guest ready at ${fmtS(run.guestReadyUptimeS)} uptime)`,
+    `guest build ${ms(run.buildMs)}, boot ${ms(run.bootMs)} (guest ready at ${sec(run.guestReadyUptimeS)} uptime), ` +
+      `seatguard CLI cold load in guest ${ms(run.guestCliColdLoadMs)}`,
+    'times: host ms after t0 / guest uptime (enumerated = dmesg; bound/block/HID = in-guest sampler; stored = collector received_at mapped)',
   ];
   if (run.unavailable) head.push(`UNAVAILABLE: ${run.unavailable}`);
   return [...head, line(rows[0] ?? []), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line)].join('\n');

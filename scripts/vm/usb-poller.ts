@@ -1,20 +1,24 @@
 import type { GuestShell } from './command-channel.js';
 import { waitUntil } from './wait.js';
 
-/** A mass-storage interface as one sample saw it. */
+/** A non-hub interface as one sample saw it. */
 export interface SampledInterface {
   name: string;
+  /** bInterfaceClass (8 = mass storage, 3 = HID). */
+  cls: number;
   authorized: string;
   /** Bound driver, null when unbound. */
   driver: string | null;
 }
 
-/** One sample of the guest's storage gate, timestamped with guest uptime. */
+/** One sample of the guest's interface gate, timestamped with guest uptime. */
 export interface UsbSample {
   /** Guest uptime in seconds (10 ms resolution: /proc/uptime). */
   t: number;
-  storage: SampledInterface[];
+  interfaces: SampledInterface[];
   partitions: string[];
+  /** interface_authorized_default per root hub ("usb1" → "0"); "?" when unreadable. */
+  gates: Record<string, string>;
 }
 
 /** Everything one poll run saw. */
@@ -74,24 +78,39 @@ export function parsePoll(text: string): PollResult {
     if (f[0] === 'START') startT = Number(f[1]) / 100;
     else if (f[0] === 'END') endT = Number(f[1]) / 100;
     else if (f[0] === 'S' && f[1]) {
-      const storage: SampledInterface[] = [];
+      const interfaces: SampledInterface[] = [];
       let partitions: string[] = [];
+      const gates: Record<string, string> = {};
       for (const tok of f.slice(2)) {
         if (tok.startsWith('P')) {
           partitions = tok.slice(1).split(',').filter(Boolean);
           continue;
         }
-        const m = /^([^=]+)=([^/]*)\/(.*)$/.exec(tok);
-        if (m) storage.push({ name: m[1] ?? '', authorized: m[2] ?? '', driver: m[3] === '-' ? null : (m[3] ?? null) });
+        if (tok.startsWith('G')) {
+          for (const kv of tok.slice(1).split(',')) {
+            const [hub, v] = kv.split('=');
+            if (hub && /^usb\d+$/.test(hub)) gates[hub] = v ?? '?';
+          }
+          continue;
+        }
+        const m = /^([^=]+)=([0-9a-fA-F]{2})\/([^/]*)\/(.*)$/.exec(tok);
+        if (m) {
+          interfaces.push({
+            name: m[1] ?? '',
+            cls: parseInt(m[2] ?? 'ff', 16),
+            authorized: m[3] ?? '',
+            driver: m[4] === '-' ? null : (m[4] ?? null),
+          });
+        }
       }
-      samples.push({ t: Number(f[1]) / 100, storage, partitions });
+      samples.push({ t: Number(f[1]) / 100, interfaces, partitions, gates });
     }
   }
   if (Number.isNaN(endT) && samples.length > 0) endT = samples[samples.length - 1]?.t ?? NaN;
   return { startT, endT, samples };
 }
 
-/** Summary of what a poll run proves about one device's storage interfaces. */
+/** Summary of what a poll run proves about one device's interfaces. */
 export interface ExposureSummary {
   samples: number;
   /** Mean guest time between samples (ms). */
@@ -102,33 +121,51 @@ export interface ExposureSummary {
   firstBoundT: number | null;
   /** Driver seen bound, if any. */
   boundDriver: string | null;
-  /** Guest uptime of the first sample with an interface authorized=1; null = never. */
+  /** Guest uptime of the first sample with a storage interface authorized=1; null = never. */
   firstAuthorizedT: number | null;
   /** Guest uptime of the first sample with a partition not in `baselinePartitions`; null = never. */
   firstNewPartitionT: number | null;
   newPartitions: string[];
-  /** Seconds of samples taken after the interface was first seen. */
+  /** Guest uptime of the first sample with a HID interface of the device bound to usbhid; null = never. */
+  firstHidBoundT: number | null;
+  /** Guest uptime of the first sample where every root hub had interface_authorized_default=0. */
+  firstGateClosedT: number | null;
+  /** Guest uptime of the first sample where some root hub's gate was not 0; null = always closed. */
+  firstGateOpenT: number | null;
+  /** Seconds of samples taken after the storage interface was first seen. */
   observedAfterSeenS: number;
 }
 
-/** Evaluates a poll run for the interfaces of one guest device (prefix "2-1:" etc.). */
+const MASS_STORAGE = 8;
+const HID = 3;
+
+/** Evaluates a poll run for the interfaces of one guest device (prefix "2-1:"; null = every device). */
 export function summarizeExposure(res: PollResult, devicePrefix: string | null, baselinePartitions: string[]): ExposureSummary {
-  const mine = (s: UsbSample) => s.storage.filter((i) => devicePrefix === null || i.name.startsWith(devicePrefix));
+  const mine = (s: UsbSample) => s.interfaces.filter((i) => devicePrefix === null || i.name.startsWith(devicePrefix));
   let firstSeenT: number | null = null;
   let firstBoundT: number | null = null;
   let boundDriver: string | null = null;
   let firstAuthorizedT: number | null = null;
   let firstNewPartitionT: number | null = null;
+  let firstHidBoundT: number | null = null;
+  let firstGateClosedT: number | null = null;
+  let firstGateOpenT: number | null = null;
   const newPartitions = new Set<string>();
   for (const s of res.samples) {
-    const ifs = mine(s);
-    if (ifs.length > 0 && firstSeenT === null) firstSeenT = s.t;
-    const bound = ifs.find((i) => i.driver !== null);
+    const all = mine(s);
+    const storage = all.filter((i) => i.cls === MASS_STORAGE);
+    if (storage.length > 0 && firstSeenT === null) firstSeenT = s.t;
+    const bound = storage.find((i) => i.driver !== null);
     if (bound && firstBoundT === null) {
       firstBoundT = s.t;
       boundDriver = bound.driver;
     }
-    if (ifs.some((i) => i.authorized !== '0') && firstAuthorizedT === null) firstAuthorizedT = s.t;
+    if (storage.some((i) => i.authorized !== '0') && firstAuthorizedT === null) firstAuthorizedT = s.t;
+    if (firstHidBoundT === null && all.some((i) => i.cls === HID && i.driver === 'usbhid')) firstHidBoundT = s.t;
+    const gates = Object.values(s.gates);
+    const closed = gates.length > 0 && gates.every((v) => v === '0');
+    if (closed && firstGateClosedT === null) firstGateClosedT = s.t;
+    if (!closed && firstGateOpenT === null) firstGateOpenT = s.t;
     const fresh = s.partitions.filter((p) => !baselinePartitions.includes(p));
     if (fresh.length > 0) {
       if (firstNewPartitionT === null) firstNewPartitionT = s.t;
@@ -147,6 +184,9 @@ export function summarizeExposure(res: PollResult, devicePrefix: string | null, 
     firstAuthorizedT,
     firstNewPartitionT,
     newPartitions: [...newPartitions],
+    firstHidBoundT,
+    firstGateClosedT,
+    firstGateOpenT,
     observedAfterSeenS: firstSeenT === null ? 0 : last - firstSeenT,
   };
 }

@@ -3,6 +3,8 @@ import { UsbDevice, InterfaceType } from '../domain/usb.js';
 import { AgentId, Seq, Timestamp, controlMessage, eventMessage } from './envelope.js';
 import { PROTOCOL_ERROR_CODES } from './codes.js';
 import { UNLOCK_AGENT_EVENTS, UNLOCK_COLLECTOR_MESSAGES } from './unlock-messages.js';
+import { SENSOR_EVENT_MESSAGES } from './sensor-messages.js';
+import { SENSOR_CONFIG_AGENT_EVENTS, SENSOR_CONFIG_COLLECTOR_MESSAGES } from './sensor-config-messages.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -198,6 +200,8 @@ export const AGENT_EVENT_MESSAGES = {
   'usb.allowed': UsbAllowed,
   'usb.removed': UsbRemoved,
   ...UNLOCK_AGENT_EVENTS,
+  ...SENSOR_EVENT_MESSAGES,
+  ...SENSOR_CONFIG_AGENT_EVENTS,
 } as const;
 
 export const AGENT_MESSAGES = { ...AGENT_CONTROL_MESSAGES, ...AGENT_EVENT_MESSAGES } as const;
@@ -208,6 +212,7 @@ export const COLLECTOR_MESSAGES = {
   error: ProtocolErrorMessage,
   slow_down: SlowDown,
   ...UNLOCK_COLLECTOR_MESSAGES,
+  ...SENSOR_CONFIG_COLLECTOR_MESSAGES,
 } as const;
 
 export type AgentMessageType = keyof typeof AGENT_MESSAGES;

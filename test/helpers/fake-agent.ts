@@ -10,6 +10,9 @@ import { ensureIdentity, type AgentIdentity } from '../../agent/identity.js';
 import { FakeUsbPlatform } from '../../agent/platform/fake/fake-platform.js';
 import { createOutbox, type Outbox } from '../../agent/store/outbox.js';
 import { createCollectorClient } from '../../agent/transport/collector-client.js';
+import { createAgentUnlock, type AgentUnlock } from '../../agent/grants/agent-unlock.js';
+import type { BootClock } from '../../agent/grants/boot-clock.js';
+import { createIpcServer, type IpcServer } from '../../agent/ipc/ipc-server.js';
 
 /** Folder of the recorded device fixtures (test/fixtures/devices). */
 export const DEVICE_FIXTURE_DIR = fileURLToPath(new URL('../fixtures/devices', import.meta.url));
@@ -54,8 +57,22 @@ export interface InProcessAgent {
   platform: FakeUsbPlatform;
   outbox: Outbox;
   identity: AgentIdentity;
+  /** The unlock workflow pieces (grants, rules policy, offline codes), when started with `unlock`. */
+  unlock: AgentUnlock | null;
+  /** The seat socket (STATE/agent.sock), when started with `unlock.ipc`. */
+  socketPath: string | null;
   /** Stops the agent and closes the outbox. */
   stop(): Promise<void>;
+}
+
+/** Options of the unlock workflow in an in-process agent. */
+export interface InProcessUnlockOptions {
+  /** Default: the real CLOCK_MONOTONIC + boot id. */
+  bootClock?: BootClock;
+  /** Longest wait between two expiry checks. Default 1 000 ms. */
+  checkIntervalMs?: number;
+  /** Also listen on STATE/agent.sock for the seat CLI. */
+  ipc?: boolean;
 }
 
 /**
@@ -69,6 +86,10 @@ export async function startInProcessAgent(opts: {
   seatName?: string;
   platform?: FakeUsbPlatform;
   log?: Logger;
+  /** Wire the unlock workflow (grant policy, collector commands, optional seat socket). */
+  unlock?: InProcessUnlockOptions;
+  /** Outbox in memory instead of STATE/outbox.db (benchmarks with thousands of seats). */
+  memoryOutbox?: boolean;
 }): Promise<InProcessAgent> {
   const log = opts.log ?? silentLogger();
   const identity = await ensureIdentity({
@@ -81,9 +102,34 @@ export async function startInProcessAgent(opts: {
     log,
   });
   const platform = opts.platform ?? new FakeUsbPlatform();
-  const outbox = createOutbox({ path: join(opts.stateDir, 'outbox.db') });
-  const agent = createAgent({ platform: { name: 'fake', usb: platform }, outbox, log, clock: systemClock, config: { resyncIntervalMs: 0, flushTimeoutMs: 1_000 } });
+  const outbox = createOutbox({ path: opts.memoryOutbox ? ':memory:' : join(opts.stateDir, 'outbox.db') });
+  const unlock = opts.unlock
+    ? createAgentUnlock({
+        stateDir: opts.memoryOutbox ? null : opts.stateDir,
+        platform,
+        emit: (type, body) => void outbox.append(type, body),
+        clock: systemClock,
+        log,
+        ...(opts.unlock.bootClock ? { bootClock: opts.unlock.bootClock } : {}),
+        ...(opts.unlock.checkIntervalMs === undefined ? {} : { checkIntervalMs: opts.unlock.checkIntervalMs }),
+      })
+    : null;
+  if (unlock && identity.offlineSecret) unlock.setOfflineSecret({ agentId: identity.agentId, secret: identity.offlineSecret });
+  const agent = createAgent({
+    platform: { name: 'fake', usb: platform },
+    outbox,
+    log,
+    clock: systemClock,
+    config: { resyncIntervalMs: 0, flushTimeoutMs: 1_000 },
+    ...(unlock ? { policy: unlock.policy, extensions: [unlock] } : {}),
+  });
   await agent.start();
+  let ipc: IpcServer | null = null;
+  const socketPath = unlock && opts.unlock?.ipc ? join(opts.stateDir, 'agent.sock') : null;
+  if (unlock && socketPath) {
+    ipc = createIpcServer({ socketPath, handle: (req) => unlock.handleSeatRequest(req), log, monotonicMs: () => systemClock.monotonic() });
+    await ipc.start();
+  }
   agent.connect(
     createCollectorClient({
       collectorUrl: opts.collectorUrl,
@@ -94,6 +140,7 @@ export async function startInProcessAgent(opts: {
       lockState: () => agent.lockState(),
       backoffBaseMs: 10,
       backoffCapMs: 100,
+      ...(unlock ? { onMessage: (msg) => unlock.onCollectorMessage(msg) } : {}),
     }),
   );
   return {
@@ -101,8 +148,12 @@ export async function startInProcessAgent(opts: {
     platform,
     outbox,
     identity,
+    unlock,
+    socketPath,
     async stop() {
+      await ipc?.stop();
       await agent.stop('test teardown');
+      unlock?.close();
       outbox.close();
     },
   };

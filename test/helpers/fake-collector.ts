@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { deriveSeatSecret } from '../../shared/domain/offline-code.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -54,7 +55,7 @@ export function errorFrame(code: ProtocolErrorCode, detail: string, refId?: stri
   return collectorMessage('error', body as Extract<CollectorMessage, { type: 'error' }>['body']);
 }
 
-export function createFakeCollector(opts: { heartbeatIntervalMs?: number; port?: number } = {}): FakeCollector {
+export function createFakeCollector(opts: { heartbeatIntervalMs?: number; port?: number; offlineMasterKey?: Buffer } = {}): FakeCollector {
   const tokens = new Set<string>();
   const keys = new Map<string, string>();
   const nonces = new Set<string>();
@@ -147,7 +148,11 @@ export function createFakeCollector(opts: { heartbeatIntervalMs?: number; port?:
       if (typeof body.public_key !== 'string' || !parseAgentPublicKey(body.public_key)) return json(400, { error: { code: 'API_ERR_VALIDATION' } });
       const agentId = `agt_${randomBytes(6).toString('hex')}`;
       keys.set(agentId, body.public_key);
-      return json(200, { agent_id: agentId, seat_name: typeof body.seat_name === 'string' ? body.seat_name : String(body.hostname) });
+      const seatName = typeof body.seat_name === 'string' ? body.seat_name : String(body.hostname);
+      if (opts.offlineMasterKey) {
+        return json(200, { agent_id: agentId, seat_name: seatName, offline_secret: deriveSeatSecret(opts.offlineMasterKey, agentId).toString('base64') });
+      }
+      return json(200, { agent_id: agentId, seat_name: seatName });
     }
     json(404, { error: { code: 'API_ERR_NOT_FOUND' } });
   }

@@ -8,6 +8,7 @@ import {
   readGuestUsb,
   readKernelLog,
   readPartitions,
+  storageDriverTrace,
   waitForBlockDevice,
   waitForDevice,
   waitForDeviceGone,
@@ -85,12 +86,17 @@ describe('VM lab harness (guest kernel, QMP, command channel, sampler)', () => {
       what: 'the sampler to record sda1',
     });
     const s = summarizeExposure(await poller.stop(), `${dev.name}:`, baseline);
+    expect(s.firstGateOpenT, 'kernel default gate is open').not.toBeNull();
     expect(s.firstBoundT).not.toBeNull();
     expect(s.boundDriver).toBe('usb-storage');
     expect(s.newPartitions).toEqual(expect.arrayContaining(['sda', 'sda1']));
     expect(s.firstNewPartitionT ?? 0).toBeGreaterThan(s.firstBoundT ?? Infinity);
     const klog = await readKernelLog(shell);
     expect(klog.some((k) => k.text.startsWith(`usb ${dev.name}: new `))).toBe(true);
+    const trace = storageDriverTrace(klog, dev.name);
+    expect(trace.probed.map((k) => k.text)).toContainEqual(`usb-storage ${dev.name}:1.0: USB Mass Storage device detected`);
+    expect(trace.probed.map((k) => k.text)).toContainEqual(expect.stringMatching(/\[sda\] Attached SCSI removable disk/));
+    expect(trace.refused).toEqual([]);
     await unplug(qmp, p);
     await waitForNoBlockDevice(shell, { timeoutMs: 30_000 });
     await waitForDeviceGone(shell, (d) => d.serial === 'SG-HARNESS-1', 30_000, 'the stick to go');
@@ -101,11 +107,20 @@ describe('VM lab harness (guest kernel, QMP, command channel, sampler)', () => {
     const { shell, qmp } = l.vm;
     await setGate(l, 0);
     try {
+      const gatePoll = await startUsbPoller(shell, { maxMs: 10_000 });
+      await waitUntil(async () => (await gatePoll.peek()).samples.length >= 3, { timeoutMs: 20_000, what: 'three samples' });
+      const gates = summarizeExposure(await gatePoll.stop(), null, []);
+      expect(gates.firstGateClosedT).not.toBeNull();
+      expect(gates.firstGateOpenT).toBeNull();
+      const since = Number((await shell.check('cat /proc/uptime')).split(' ')[0]);
       const p = await plugStick(qmp, { id: 'h2', serial: 'SG-HARNESS-2', image: createStickImage(path.join(l.workDir, 'h2.img')), bus: l.vm.usbBus });
       const k = await plugKeyboard(qmp, { id: 'hk2', bus: l.vm.usbBus });
       const stick = await waitForDevice(shell, (d) => d.serial === 'SG-HARNESS-2', { timeoutMs: 45_000, what: 'the stick', withInterfaces: 1 });
       const kbd = await waitForDevice(shell, (d) => d.vendorId === '0627', { timeoutMs: 45_000, what: 'the keyboard', withInterfaces: 1 });
       expect(stick.interfaces[0]).toMatchObject({ cls: 8, authorized: '0', driver: null });
+      const trace = storageDriverTrace(await readKernelLog(shell), stick.name, since);
+      expect(trace.probed).toEqual([]);
+      expect(trace.refused.map((k) => k.text)).toContainEqual(`usb-storage ${stick.name}:1.0: Interface 0 is not authorized for usage`);
       expect(kbd.interfaces[0]).toMatchObject({ cls: 3, authorized: '0', driver: null });
       // Authorize + probe the keyboard the way the agent should: only then usbhid binds.
       const ki = kbd.interfaces[0]?.name ?? '';

@@ -11,7 +11,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     maxWorkers: 1,
-    testTimeout: 240_000,
+    testTimeout: 360_000,
     hookTimeout: 900_000,
   },
 });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { sanitizeText } from '../../../shared/domain/sanitize.js';
 import type { CommandResult, PowerShellRunner } from '../sensors.js';
 
 export interface PowerShellRunnerOptions {
@@ -126,5 +127,5 @@ export function psDate(v: unknown): string | null {
   const m = /\/Date\((-?[0-9]+)\)\//.exec(v);
   if (m) return new Date(Number(m[1])).toISOString().slice(0, 10);
   const d = Date.parse(v);
-  return Number.isNaN(d) ? v : new Date(d).toISOString().slice(0, 10);
+  return Number.isNaN(d) ? sanitizeText(v, 64) : new Date(d).toISOString().slice(0, 10);
 }

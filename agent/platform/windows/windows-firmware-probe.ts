@@ -37,7 +37,7 @@ function unavailable(name: string, authority: FirmwareSourceReading['authority']
     not_supported: 'not supported by this firmware',
     failed: 'query failed',
   };
-  return { name, authority, available: false, fields: {}, detail: `${why[f.kind]}: ${f.detail}` };
+  return { name, authority, available: false, fields: {}, detail: sanitizeText(`${why[f.kind]}: ${f.detail}`, 512) };
 }
 
 interface VendorQuery {
@@ -143,7 +143,7 @@ async function readComputerSystem(run: PowerShellRunner): Promise<FirmwareSource
 async function readBios(run: PowerShellRunner): Promise<BiosInfo> {
   const r = await runCimQuery(run, 'root/cimv2', 'Win32_BIOS', ['Manufacturer', 'SMBIOSBIOSVersion', 'ReleaseDate']);
   const row = r.ok ? r.rows[0] : undefined;
-  if (!row) return { vendor: null, version: null, date: null, detail: r.ok ? 'Win32_BIOS has no instance' : `Win32_BIOS: ${r.failure.detail}` };
+  if (!row) return { vendor: null, version: null, date: null, detail: r.ok ? 'Win32_BIOS has no instance' : sanitizeText(`Win32_BIOS: ${r.failure.detail}`, 256) };
   const s = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? sanitizeText(v, 128) : null);
   return { vendor: s(row.Manufacturer), version: s(row.SMBIOSBIOSVersion), date: psDate(row.ReleaseDate), detail: 'Win32_BIOS' };
 }

@@ -1,5 +1,6 @@
 import { constants, promises as fsp } from 'node:fs';
 import { sanitizeText } from '../../../shared/domain/sanitize.js';
+import { AppError, formatError } from '../../../shared/errors.js';
 import type { ProcessInfo, ProcessLister, PowerShellRunner, TerminateResult } from '../sensors.js';
 import { MAX_HASH_BYTES, createHashCache, identityKey, sha256OfHandle, type HashCache } from '../linux/process/exe-hash.js';
 import { runCimQuery } from './powershell.js';
@@ -68,7 +69,7 @@ export function createWindowsProcessLister(deps: WindowsProcessListerDeps): Proc
   return {
     async list() {
       const r = await runCimQuery(deps.runPowerShell, 'root/cimv2', 'Win32_Process', PROPS);
-      if (!r.ok) throw new Error(`Win32_Process query failed: ${r.failure.detail}`);
+      if (!r.ok) throw new AppError('SENSOR_ERR_READ', formatError('SENSOR_ERR_READ', 'Win32_Process', sanitizeText(r.failure.detail, 160)));
       const procs = parseWin32Processes(r.rows);
       for (const p of procs) await hash(p, false);
       return procs;

@@ -48,8 +48,19 @@ if [ -z "$port" ]; then
   poweroff -f
 fi
 echo "SG-GUEST-READY port=$port uptime=$(cut -d' ' -f1 /proc/uptime)"
-# The server returns when the host side disconnects; keep serving for a reconnect.
+# The server returns at once while the host end is disconnected (read gets EOF) and blocks while it
+# is connected. The harness connects before the guest boots, so ~15 s of EOFs means the host process
+# died without stopping QEMU: power off, which ends QEMU (-no-reboot) instead of leaving it behind.
+misses=0
 while :; do
+  read -r up _ </proc/uptime
+  started=${up%.*}
   /bin/sg-cmd-server "$port"
+  read -r up _ </proc/uptime
+  if [ $((${up%.*} - started)) -ge 2 ]; then misses=0; else misses=$((misses + 1)); fi
+  if [ "$misses" -ge 60 ]; then
+    echo "SG-GUEST-HOST-GONE powering off"
+    poweroff -f
+  fi
   sleep 0.2
 done

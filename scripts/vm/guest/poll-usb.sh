@@ -1,7 +1,8 @@
 #!/bin/sh
-# Samples the kernel's USB storage gate as fast as the guest allows (parsed by
-# scripts/vm/usb-poller.ts). Per sample: guest uptime in centiseconds, every mass-storage (class 08)
-# interface as name=authorized/driver ("-" when unbound), and the names in /proc/partitions.
+# Samples the kernel's USB interface gate as fast as the guest allows (parsed by
+# scripts/vm/usb-poller.ts). Per sample: guest uptime in centiseconds, every non-hub interface as
+# name=class/authorized/driver ("-" when unbound), the names in /proc/partitions (P) and every root
+# hub's interface_authorized_default (G).
 # The loop forks nothing except the sleep, so sampling stays fine-grained under TCG.
 # Usage: sg-poll-usb OUT_FILE MAX_CENTISECONDS [SLEEP_US] [STOP_FILE]
 out="$1"
@@ -22,7 +23,7 @@ while [ ! -e "$stop" ]; do
   line="S $cs"
   for i in /sys/bus/usb/devices/*:*; do
     read -r c 2>/dev/null <"$i/bInterfaceClass" || continue
-    [ "$c" = 08 ] || continue
+    [ "$c" = 09 ] && continue
     read -r a 2>/dev/null <"$i/authorized" || a='?'
     if [ -e "$i/driver" ]; then
       d=$(readlink "$i/driver")
@@ -30,13 +31,18 @@ while [ ! -e "$stop" ]; do
     else
       d=-
     fi
-    line="$line ${i##*/}=$a/$d"
+    line="$line ${i##*/}=$c/$a/$d"
   done
   p=""
   while read -r maj _ _ name; do
     case "$maj" in '' | major) ;; *) p="$p,$name" ;; esac
   done </proc/partitions
-  echo "$line P$p" >>"$out"
+  g=""
+  for h in /sys/bus/usb/devices/usb*; do
+    read -r v 2>/dev/null <"$h/interface_authorized_default" || v='?'
+    g="$g,${h##*/}=$v"
+  done
+  echo "$line P$p G$g" >>"$out"
   n=$((n + 1))
   usleep "$us"
 done

@@ -11,8 +11,8 @@ export const DMI_ENTRIES_DIR = 'sys/firmware/dmi/entries';
 export const DMI_ID_DIR = 'sys/class/dmi/id';
 
 export interface LinuxFirmwareProbeDeps {
-  /** Directory under which sys/ is read; '/' on a live seat, a captured tree in tests and support. */
-  root: string;
+  /** Directory under which sys/ is read (default '/'); a captured tree in tests and support. */
+  root?: string;
   /**
    * Fallback for BIOS identity when sys/class/dmi/id is unreadable (e.g. systeminformation's
    * si.bios()). Only used for the live root: a captured tree must not mix in the host's BIOS.
@@ -85,14 +85,15 @@ async function readBios(root: string, live: boolean, fallback: LinuxFirmwareProb
 }
 
 /** Linux firmware probe: firmware-attributes (vendor) + SMBIOS type 24 + BIOS identity, all under `root`. */
-export function createLinuxFirmwareProbe(deps: LinuxFirmwareProbeDeps): FirmwareProbe {
-  const live = deps.root === '/' || deps.root === '';
+export function createLinuxFirmwareProbe(deps: LinuxFirmwareProbeDeps = {}): FirmwareProbe {
+  const root = deps.root ?? '/';
+  const live = root === '/' || root === '';
   return {
     async read() {
       const [vendor, smbios, bios] = await Promise.all([
-        readFirmwareAttributes(deps.root),
-        readSmbiosType24(deps.root),
-        readBios(deps.root, live, deps.biosFallback),
+        readFirmwareAttributes(root),
+        readSmbiosType24(root),
+        readBios(root, live, deps.biosFallback),
       ]);
       return { sources: [...vendor, smbios], bios };
     },

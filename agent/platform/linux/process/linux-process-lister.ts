@@ -7,8 +7,8 @@ import { attributeText, listDir, readSmallFile } from '../firmware/small-file.js
 import { MAX_HASH_BYTES, createHashCache, identityKey, sha256OfHandle, type HashCache } from './exe-hash.js';
 
 export interface LinuxProcessListerDeps {
-  /** Directory under which proc/ is read ('/' on a live seat). terminate() refuses any other root. */
-  root: string;
+  /** Directory under which proc/ is read (default '/'). terminate() refuses any other root. */
+  root?: string;
   log: Logger;
   /** Reused across lists; default a cache of 4096 identities. */
   cache?: HashCache;
@@ -34,8 +34,9 @@ export function parseStartTime(stat: string): string | null {
  */
 export function createLinuxProcessLister(deps: LinuxProcessListerDeps): ProcessLister {
   const cache = deps.cache ?? createHashCache();
-  const procDir = join(deps.root, 'proc');
-  const live = deps.root === '/' || deps.root === '';
+  const root = deps.root ?? '/';
+  const procDir = join(root, 'proc');
+  const live = root === '/' || root === '';
 
   async function hashExe(exePath: string, fresh: boolean): Promise<{ sha256: string } | { problem: string }> {
     let fh: fsp.FileHandle | undefined;

@@ -7,8 +7,8 @@ import { DPKG_DIR, DPKG_STATUS, parseDpkgStatus } from './dpkg-status.js';
 import { RPM_DIR, parseRpmQuery, rpmQueryArgs } from './rpm.js';
 
 export interface LinuxSoftwareInventoryDeps {
-  /** Directory under which var/lib/dpkg and var/lib/rpm are read ('/' on a live seat). */
-  root: string;
+  /** Directory under which var/lib/dpkg and var/lib/rpm are read (default '/'). */
+  root?: string;
   /** Runs `rpm`; without it rpm databases are reported as unreadable rather than skipped. */
   runCommand?: CommandRunner;
   log: Logger;
@@ -32,9 +32,10 @@ async function exists(p: string): Promise<boolean> {
  */
 export function createLinuxSoftwareInventory(deps: LinuxSoftwareInventoryDeps): SoftwareInventory {
   const log = deps.log.child({ component: 'linux-software' });
+  const root = deps.root ?? '/';
 
   async function readDpkg(): Promise<InstalledPackage[] | 'absent'> {
-    const path = join(deps.root, DPKG_STATUS);
+    const path = join(root, DPKG_STATUS);
     let text: string;
     try {
       const st = await fsp.stat(path);
@@ -52,9 +53,9 @@ export function createLinuxSoftwareInventory(deps: LinuxSoftwareInventoryDeps): 
   }
 
   async function readRpm(): Promise<InstalledPackage[] | 'absent'> {
-    if (!(await exists(join(deps.root, RPM_DIR)))) return 'absent';
+    if (!(await exists(join(root, RPM_DIR)))) return 'absent';
     if (!deps.runCommand) throw new AppError('SENSOR_ERR_READ', formatError('SENSOR_ERR_READ', RPM_DIR, 'no command runner for rpm'));
-    const r = await deps.runCommand('rpm', rpmQueryArgs(deps.root));
+    const r = await deps.runCommand('rpm', rpmQueryArgs(root));
     if (r.code !== 0) {
       const why = r.error ?? `exit ${String(r.code)}: ${r.stderr.slice(0, 200)}`;
       throw new AppError('CMD_ERR_FAILED', formatError('CMD_ERR_FAILED', 'rpm -qa', why));
@@ -89,8 +90,8 @@ export function createLinuxSoftwareInventory(deps: LinuxSoftwareInventoryDeps): 
       // dpkg replaces status through status-new → rename, so a watch on the file itself would die
       // after the first change: watch the directory and react to the status* names.
       const targets: Array<{ dir: string; relevant: (f: string | null) => boolean }> = [
-        { dir: join(deps.root, DPKG_DIR), relevant: (f) => f === null || f.startsWith('status') },
-        { dir: join(deps.root, RPM_DIR), relevant: () => true },
+        { dir: join(root, DPKG_DIR), relevant: (f) => f === null || f.startsWith('status') },
+        { dir: join(root, RPM_DIR), relevant: () => true },
       ];
       for (const t of targets) {
         if (!(await exists(t.dir))) continue;

@@ -161,6 +161,21 @@ describe('alert engine: evaluation and dedup', () => {
     expect(h.engine.tick().evaluated).toBe(0);
   });
 
+  it('writes nothing for a batch without alert-worthy events, and a restarted engine re-reads only those', () => {
+    const h = setup();
+    const stored = () => (h.store.db.prepare('SELECT last_event_id AS id FROM alert_cursor').get() as { id: number }).id;
+    const a = h.emit('agt_a', 'usb.blocked', S.usbBlocked());
+    const b = h.emit('agt_a', 'usb.removed', { device: S.STICK });
+    expect(stored()).toBe(a.id);
+    // "Crash": a second engine on the same file starts from the stored cursor.
+    const again = createAlertEngine({ db: h.store.db, clock: h.clock, log: silentLogger() });
+    expect(again.catchUp()).toBe(1);
+    expect(h.engine.list().alerts.map((x) => x.count)).toEqual([1]);
+    // The running engine persists its in-memory cursor on tick.
+    h.engine.tick();
+    expect(stored()).toBe(b.id);
+  });
+
   it('does not raise alerts about events stored before the alert migration was applied', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seatguard-alerts-upgrade-'));
     const store = openStore(join(dir, 'collector.db')); // core schema only: an older collector

@@ -4,6 +4,11 @@ import { isAppError } from '../../../../shared/errors.js';
 import * as S from '../../../unit/collector/alerts/engine/samples.js';
 import { createEngineHarness, iso, MIN, type EngineHarness } from './engine-harness.js';
 
+/** The unlock workflow's migration may or may not be in MIGRATIONS yet; these tests set the table up themselves. */
+function withoutUnlockTable(h: EngineHarness): void {
+  h.store.db.exec('DROP TABLE IF EXISTS unlock_requests');
+}
+
 const harnesses: EngineHarness[] = [];
 function setup(...args: Parameters<typeof createEngineHarness>): EngineHarness {
   const h = createEngineHarness(...args);
@@ -18,6 +23,7 @@ afterEach(() => {
 describe('alert engine: shift handover report', () => {
   it('lists open alerts by severity, offline seats and the shift counts, and notes that grants cannot be listed yet', () => {
     const h = setup();
+    withoutUnlockTable(h);
     h.emit('agt_a', 'usb.blocked', S.usbBlocked());
     h.emit('agt_b', 'lock.state', S.lockState('degraded'));
     h.emit('agt_b', 'software.installed', S.softwareInstalled(true));
@@ -81,18 +87,25 @@ describe('alert engine: shift handover report', () => {
     expect(code).toBe('ALERT_ERR_INVALID_INPUT');
   });
 
-  it('lists active grants from an unlock_requests table once the unlock workflow has created one', () => {
+  it('lists active grants from the unlock workflow table (grant id, executor, expiry), soonest expiry first', () => {
     const h = setup();
-    h.store.db.exec(`CREATE TABLE unlock_requests (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, state TEXT NOT NULL, executor TEXT, expires_at TEXT)`);
+    withoutUnlockTable(h);
+    // The columns the unlock workflow's migration uses (collector/store/migrations-unlock.ts).
+    h.store.db.exec(`CREATE TABLE unlock_requests (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, state TEXT NOT NULL,
+      grant_id TEXT, grant_executor TEXT, grant_expires_at TEXT)`);
     h.store.db.exec(`INSERT INTO unlock_requests VALUES
-      ('ur-1', 'agt_a', 'active', 'maint-1', '2026-01-05T03:00:00.000Z'),
-      ('ur-2', 'agt_b', 'ended', 'maint-1', '2026-01-05T02:00:00.000Z'),
-      ('ur-3', 'agt_c', 'pending', NULL, NULL)`);
+      ('ur-1', 'agt_a', 'active', 'g-1', 'maint-1', '2026-01-05T03:00:00.000Z'),
+      ('ur-2', 'agt_b', 'ended', 'g-2', 'maint-1', '2026-01-05T02:00:00.000Z'),
+      ('ur-3', 'agt_c', 'pending', NULL, NULL, NULL),
+      ('ur-4', 'agt_c', 'active', 'g-4', 'maint-2', '2026-01-05T02:30:00.000Z')`);
     const r = h.engine.handoverReport();
     expect(r.active_grants).toEqual({
       available: true,
       note: null,
-      items: [{ id: 'ur-1', agent_id: 'agt_a', seat_name: 'A-01', executor: 'maint-1', expires_at: '2026-01-05T03:00:00.000Z' }],
+      items: [
+        { id: 'g-4', agent_id: 'agt_c', seat_name: 'C-03', executor: 'maint-2', expires_at: '2026-01-05T02:30:00.000Z' },
+        { id: 'g-1', agent_id: 'agt_a', seat_name: 'A-01', executor: 'maint-1', expires_at: '2026-01-05T03:00:00.000Z' },
+      ],
     });
   });
 
@@ -103,6 +116,7 @@ describe('alert engine: shift handover report', () => {
 
   it('reports an unknown unlock_requests shape instead of guessing', () => {
     const h = setup();
+    withoutUnlockTable(h);
     h.store.db.exec('CREATE TABLE unlock_requests (request_id TEXT, status TEXT)');
     const g = h.engine.handoverReport().active_grants;
     expect(g.available).toBe(false);

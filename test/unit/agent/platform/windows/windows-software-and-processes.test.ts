@@ -106,6 +106,12 @@ describe('Windows process lister (recorded Win32_Process)', () => {
     expect(await lister.identify(99999)).toBeNull();
   });
 
+  it('fails the list with SENSOR_ERR_READ when Win32_Process cannot be queried', async () => {
+    const lister = createWindowsProcessLister({ runPowerShell: () => Promise.resolve({ code: 1, stdout: '', stderr: 'Get-CimInstance : Access denied \r\n' }) });
+    await expect(lister.list()).rejects.toMatchObject({ code: 'SENSOR_ERR_READ', message: expect.stringMatching(/Win32_Process.*Access denied/) });
+    expect(await lister.identify(4)).toBeNull();
+  });
+
   it('terminates a real process (SIGKILL maps to TerminateProcess on Windows)', async () => {
     const { lister } = await setup();
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
@@ -137,6 +143,7 @@ describe('PowerShell plumbing', () => {
     expect(psDate('/Date(1712793600000)/')).toBe('2024-04-11');
     expect(psDate('2024-03-05T00:00:00+00:00')).toBe('2024-03-05');
     expect(psDate(null)).toBeNull();
+    expect(psDate('not a date\u0007')).toBe('not a date\uFFFD');
   });
 
   it('passes the script as UTF-16LE base64 -EncodedCommand to a real child process', async () => {

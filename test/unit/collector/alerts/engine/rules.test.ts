@@ -121,7 +121,7 @@ describe('alert rules', () => {
     expect([...a.detail.zh].length).toBeLessThanOrEqual(DETAIL_MAX);
     // usb.blocked `reason` has no character pattern in the protocol, so the rule must clean it.
     const b = raised('usb.blocked', S.usbBlocked({ reason: 'evil\u202e\u0007\nFAKE: line' }));
-    expect(b.detail.en).not.toMatch(/[\u0000-\u001f\u202e]/);
+    for (const bad of ['\u202e', '\u0007', '\n']) expect(b.detail.en).not.toContain(bad);
     expect(b.detail.en).toContain('FAKE: line');
   });
 

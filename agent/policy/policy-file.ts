@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { AppError, formatError } from '../../shared/errors.js';
+
+/**
+ * The last policy the collector sent, kept in the state dir (policy.json, 0600) so an agent that
+ * restarts without the network enforces it rather than the built-in default.
+ */
+export const POLICY_FILE = 'policy.json';
+
+const PolicyFileSchema = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    rules: Type.String({ maxLength: 128 * 1024 }),
+  },
+  { additionalProperties: false },
+);
+export type SavedPolicy = Static<typeof PolicyFileSchema>;
+const checkFile = Compile(PolicyFileSchema);
+
+/** Lowercase hex SHA-256 of the rules text as UTF-8 (what policy.updated carries). */
+export function rulesSha256(rules: string): string {
+  return createHash('sha256').update(rules, 'utf8').digest('hex');
+}
+
+/** Reads the saved policy; null when there is none. Throws POLICY_ERR_STORE when damaged or its hash is wrong. */
+export function readSavedPolicy(stateDir: string): SavedPolicy | null {
+  const path = join(stateDir, POLICY_FILE);
+  if (!existsSync(path)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'not JSON'), { cause: err });
+  }
+  if (!checkFile.Check(value)) throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'unexpected shape'));
+  if (rulesSha256(value.rules) !== value.sha256) throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'sha256 mismatch'));
+  return value;
+}
+
+/** Saves atomically (write, fsync by rename, 0600). Throws POLICY_ERR_STORE. */
+export function writeSavedPolicy(stateDir: string, policy: SavedPolicy): void {
+  const path = join(stateDir, POLICY_FILE);
+  const tmp = `${path}.tmp`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify(policy)}\n`, { mode: 0o600, flush: true });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, err instanceof Error ? err.message : 'write failed'), { cause: err });
+  }
+}

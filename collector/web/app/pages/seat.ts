@@ -1,0 +1,150 @@
+import { ApiError, apiGet, withQuery } from '../api.js';
+import { h, mount } from '../dom.js';
+import { dateTime } from '../format.js';
+import { t } from '../i18n.js';
+import { bool, get, listOf, num, obj, str } from '../json.js';
+import { eventDetail, eventLabel, eventTone, lockBadge, onlineBadge } from '../labels.js';
+import { onLive, throttle } from '../live.js';
+import { badge, button, dash, emptyState, errorBox, facts, loading, pageHeader, section } from '../ui.js';
+import type { Page } from './page.js';
+import { biosState, softwareState, stateBadge } from './seats.js';
+
+const WINDOW = 100;
+
+interface Ev {
+  seq: number;
+  raw: unknown;
+}
+
+/** One seat: its details and the timeline of everything it reported, newest first, live. */
+export const seatPage: Page = ({ root, route }) => {
+  const agentId = route.params[0] ?? '';
+  const head = h('div', null, loading());
+  const timeline = h('div', { 'data-testid': 'seat-timeline' }, loading());
+  const moreSlot = h('div', { class: 'pager' });
+  const events = new Map<number, Ev>();
+  let lowest = Infinity;
+  let highest = 0;
+  let disposed = false;
+  let ready = false;
+  const base = `/api/v1/seats/${encodeURIComponent(agentId)}`;
+
+  const renderTimeline = (): void => {
+    const list = [...events.values()].sort((a, b) => b.seq - a.seq);
+    if (list.length === 0) return mount(timeline, emptyState(t('seat.timeline.empty')));
+    mount(
+      timeline,
+      h(
+        'ol',
+        { class: 'timeline' },
+        list.map((e) => {
+          const type = str(get(e.raw, 'type')) ?? '?';
+          return h(
+            'li',
+            { 'data-type': type, 'data-seq': e.seq },
+            h('time', { class: 'muted mono' }, dateTime(get(e.raw, 'ts'))),
+            badge(eventLabel(type), eventTone(type)),
+            h('span', { class: 'tl-detail' }, eventDetail(e.raw)),
+            h('span', { class: 'muted small mono' }, `#${e.seq}`),
+          );
+        }),
+      ),
+    );
+    mount(moreSlot, lowest > 1 ? button(t('common.more'), () => void loadWindow(Math.max(0, lowest - 1 - WINDOW), lowest - 1)) : null);
+  };
+
+  const add = (rows: unknown[], maxSeq = Infinity): void => {
+    for (const r of rows) {
+      const seq = num(get(r, 'seq'));
+      if (seq === null || seq > maxSeq) continue;
+      events.set(seq, { seq, raw: r });
+      lowest = Math.min(lowest, seq);
+      highest = Math.max(highest, seq);
+    }
+  };
+
+  async function loadWindow(after: number, maxSeq: number): Promise<void> {
+    const res = await apiGet(withQuery(`${base}/events`, { after, limit: WINDOW }));
+    if (disposed) return;
+    add(listOf(res, 'events'), maxSeq);
+    // A window with nothing (gaps in seq) still moves the cursor down.
+    lowest = Math.min(lowest, after + 1);
+    renderTimeline();
+  }
+
+  const loadNewer = async (): Promise<void> => {
+    for (let guard = 0; guard < 20; guard++) {
+      const res = await apiGet(withQuery(`${base}/events`, { after: highest, limit: WINDOW }));
+      if (disposed) return;
+      const rows = listOf(res, 'events');
+      add(rows);
+      if (get(res, 'next_after') === null || rows.length === 0) break;
+    }
+    renderTimeline();
+  };
+
+  const loadSeat = async (): Promise<number | null> => {
+    const s = await apiGet(base);
+    if (disposed) return null;
+    const name = str(get(s, 'seat_name')) ?? agentId;
+    mount(
+      head,
+      pageHeader(t('seat.title', { name })),
+      section(
+        t('seat.info'),
+        facts([
+          [t('seats.col.state'), onlineBadge(bool(get(s, 'online')), str(get(s, 'revoked_at')) !== null)],
+          [t('seats.col.lock'), lockBadge(str(get(s, 'lock_state')))],
+          [t('seats.col.heartbeat'), dateTime(get(s, 'last_seen'))],
+          [t('seats.col.bios'), stateBadge('bios', biosState(obj(s) ?? {}))],
+          [t('seats.col.software'), stateBadge('software', softwareState(obj(s) ?? {}))],
+          [t('seats.col.hostname'), dash(str(get(s, 'hostname')))],
+          [t('seats.col.department'), dash(str(get(s, 'department')))],
+          [t('seat.platform'), dash(str(get(s, 'platform')))],
+          [t('seats.col.version'), dash(str(get(s, 'agent_version')))],
+          [t('seat.enrolled'), dateTime(get(s, 'enrolled_at'))],
+          [t('seat.outbox'), String(num(get(s, 'outbox_depth')) ?? t('common.none'))],
+          [t('seat.agent_id'), h('span', { class: 'mono' }, agentId)],
+        ]),
+      ),
+    );
+    return num(get(s, 'last_seq'));
+  };
+
+  const start = async (): Promise<void> => {
+    try {
+      const lastSeq = await loadSeat();
+      if (disposed) return;
+      const top = lastSeq ?? 0;
+      if (top > 0) await loadWindow(Math.max(0, top - WINDOW), top);
+      highest = Math.max(highest, top);
+      await loadNewer();
+      ready = true;
+    } catch (err) {
+      if (disposed) return;
+      if (err instanceof ApiError && err.status === 404) mount(head, pageHeader(t('seat.notfound')));
+      else mount(head, errorBox(err));
+      mount(timeline);
+    }
+  };
+
+  const refreshSeat = throttle(() => void loadSeat().catch(() => undefined), 1_000);
+  const refreshEvents = throttle(() => void loadNewer().catch(() => undefined), 300);
+  const off = onLive((m) => {
+    if (!ready) return;
+    const about = str(get(m.data, 'agent_id'));
+    if (m.kind === 'event' && about === agentId) refreshEvents();
+    else if (m.kind === 'seat' && about === agentId) refreshSeat();
+    else if (m.kind === 'poll' || m.kind === 'reconnected' || m.kind === 'resync') {
+      refreshEvents();
+      refreshSeat();
+    }
+  });
+
+  mount(root, head, section(t('seat.timeline'), timeline, moreSlot));
+  void start();
+  return () => {
+    disposed = true;
+    off();
+  };
+};

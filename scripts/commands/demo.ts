@@ -1,0 +1,73 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { createLogger } from '../../shared/logger.js';
+import { createCollector } from '../../collector/collector.js';
+import { parseListen } from '../../collector/cli-args.js';
+import { runSimulatedFleet, type SimulatedFleet } from './simulate.js';
+
+interface DemoOptions {
+  data: string;
+  listen: string;
+  seats: string;
+  logLevel: string;
+}
+
+/**
+ * `seatguard demo`: what `npm start` runs. A collector on the embedded SQLite default plus a small
+ * simulated fleet on the fake platform, both in this process, with state kept under --data so a
+ * restart continues where it stopped.
+ */
+export function registerDemoCommand(program: Command): Command {
+  return program
+    .command('demo')
+    .description('run a collector with a simulated fleet (what `npm start` runs)')
+    .option('--data <dir>', 'data directory (collector database, seat identities)', '.data/demo')
+    .option('--listen <host:port>', 'listen address (loopback)', '127.0.0.1:8443')
+    .option('--seats <n>', 'number of simulated seats', '12')
+    .option('--log-level <level>', 'collector log level', 'warn')
+    .action(async (opts: DemoOptions) => {
+      const dataDir = resolve(opts.data);
+      const listen = parseListen(opts.listen);
+      const seats = Math.max(1, Math.min(200, Number.parseInt(opts.seats, 10) || 12));
+      mkdirSync(join(dataDir, 'collector'), { recursive: true, mode: 0o700 });
+      const log = createLogger({ level: opts.logLevel as 'warn', name: 'seatguard-demo' });
+      const collector = createCollector({ dataDir: join(dataDir, 'collector'), host: listen.host, port: listen.port, log });
+      const { url } = await collector.start();
+
+      let fleet: SimulatedFleet | null = null;
+      fleet = await runSimulatedFleet({
+        collectorUrl: url,
+        seats,
+        durationS: 0,
+        stateDir: join(dataDir, 'seats'),
+        enrollTokens: () => collector.createEnrollmentToken({ ttlMs: 10 * 60_000, department: 'demo' }),
+        meanActionIntervalMs: 8_000,
+        log: log.child({ component: 'simulate' }),
+      });
+
+      const lines = [
+        '',
+        'seatguard demo is running',
+        `  console / API : ${url}/`,
+        `  health        : ${url}/api/health`,
+        `  API token     : ${collector.apiTokenFile}  (curl -H "Authorization: Bearer $(cat ${collector.apiTokenFile})" ${url}/api/v1/seats)`,
+        `  seats         : ${seats} simulated seats (fake platform), state in ${join(dataDir, 'seats')}`,
+        `  data          : ${dataDir}  (rm -rf it to start over)`,
+        '  stop          : Ctrl-C',
+        '',
+      ];
+      process.stdout.write(lines.join('\n'));
+
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) return;
+        stopping = true;
+        await fleet?.stop();
+        await collector.stop();
+        process.exitCode = 0;
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
+}

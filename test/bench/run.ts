@@ -1,0 +1,61 @@
+/**
+ * `npm run bench`: runs every suite as its own process (so one suite's memory and sockets do not
+ * skew the next), then prints one table and writes test/bench/results.json. Never part of CI.
+ *   npm run bench              full sizes
+ *   npm run bench -- --quick   small sizes, for a smoke run
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, RESULTS_DIR, type Figure } from './lib.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+
+const SUITES: Array<{ name: string; file: string; args: string[]; quickArgs: string[] }> = [
+  { name: 'ingest', file: 'ingest.js', args: ['--agents', '20', '--events', '5000'], quickArgs: ['--agents', '5', '--events', '500'] },
+  { name: 'connections', file: 'connections.js', args: ['--connections', '10000', '--hold-s', '10'], quickArgs: ['--connections', '200', '--hold-s', '2'] },
+  { name: 'outbox-replay', file: 'outbox-replay.js', args: ['--events', '100000'], quickArgs: ['--events', '5000'] },
+  { name: 'unlock-propagation', file: 'unlock-propagation.js', args: ['--seats', '1000,5000'], quickArgs: ['--seats', '100'] },
+  { name: 'history-query', file: 'history-query.js', args: [], quickArgs: ['--quick'] },
+  { name: 'agent-footprint', file: 'agent-footprint.js', args: ['--idle-s', '60'], quickArgs: ['--idle-s', '10'] },
+];
+
+const benchDir = join(REPO_ROOT, 'dist/test/bench');
+const rows: Array<Figure & { status?: string }> = [];
+rmSync(RESULTS_DIR, { recursive: true, force: true });
+
+for (const s of SUITES) {
+  if (only && !only.includes(s.name)) continue;
+  const file = join(benchDir, s.file);
+  if (!existsSync(file)) {
+    rows.push({ suite: s.name, name: '(suite not built)', value: NaN, unit: '', status: 'missing' });
+    continue;
+  }
+  console.log(`\n== ${s.name} ==`);
+  const r = spawnSync(process.execPath, [file, ...(quick ? s.quickArgs : s.args)], { stdio: 'inherit', timeout: 30 * 60_000 });
+  const out = join(RESULTS_DIR, `${s.name}.json`);
+  if (r.status !== 0 || !existsSync(out)) {
+    rows.push({ suite: s.name, name: `(failed: exit ${r.status ?? r.signal})`, value: NaN, unit: '', status: 'failed' });
+    continue;
+  }
+  for (const f of (JSON.parse(readFileSync(out, 'utf8')) as { figures: Figure[] }).figures) rows.push(f);
+}
+
+function verdict(f: Figure): string {
+  if (!f.limit) return '';
+  const v = f.limit.kind === 'ratio-min' ? (f.ratio ?? NaN) : f.value;
+  const ok = f.limit.kind === 'max' ? v <= f.limit.value : v >= f.limit.value;
+  return `${ok ? 'meets' : 'MISSES'} ${f.limit.kind === 'max' ? '≤' : '≥'} ${f.limit.value}`;
+}
+
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version };
+writeFileSync(join(REPO_ROOT, 'test/bench/results.json'), JSON.stringify({ at: new Date().toISOString(), quick, machine, figures: rows }, null, 2));
+console.log(`\nseatguard benchmarks (${quick ? 'quick' : 'full'}) on ${machine.cpus} × ${machine.cpu}, ${machine.mem_gib} GiB, Node ${machine.node}\n`);
+console.log('| suite | figure | value | baseline | ratio | target |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const f of rows) {
+  const base = f.baseline ? `${f.baseline.name}: ${f.baseline.value}` : '';
+  console.log(`| ${f.suite} | ${f.name} | ${Number.isNaN(f.value) ? '—' : `${f.value} ${f.unit}`} | ${base} | ${f.ratio !== undefined ? f.ratio.toFixed(2) : ''} | ${verdict(f)} |`);
+}
