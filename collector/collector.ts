@@ -59,6 +59,9 @@ import { createPolicyService, type PolicyService } from './workflow/policy-servi
 import { DEFAULT_UNLOCK_POLICY, type UnlockPolicy } from './workflow/unlock-machine.js';
 import { createUnlockService, type UnlockService } from './workflow/unlock-service.js';
 import { createWorkflowEventHandler } from './workflow/workflow-events.js';
+import { acquireDataDirLock } from './backup/data-dir-lock.js';
+import { createBackupScheduler, type BackupScheduleOptions } from './backup/scheduler.js';
+import type { BackupResult } from './backup/backup.js';
 
 /** File name of the collector database inside the data dir. */
 export const DB_FILE = 'collector.db';
@@ -72,6 +75,8 @@ export type CollectorOptions = {
   live?: Partial<SseHubOptions>;
   /** Unlock workflow tunables: policy bounds (default DEFAULT_UNLOCK_POLICY) and the expiry/lapse sweep (default 5 s). */
   unlock?: { policy?: Partial<UnlockPolicy>; sweepIntervalMs?: number };
+  /** Scheduled online backups (docs/operations.md); default off. */
+  backup?: BackupScheduleOptions;
 } & Partial<
   Omit<CollectorConfig, 'dataDir'>
 >;
@@ -91,6 +96,8 @@ export interface Collector {
   /** The fastify instance (tests may use inject()). */
   readonly http: FastifyInstance;
   stats(): { agentsConnected: number; pendingEvents: number };
+  /** Takes a scheduled-style backup now (then prunes); COLLECTOR_ERR_STATE when `backup` is not configured. */
+  backupNow(): Promise<BackupResult>;
   /** Live console updates: publish to topics 'alert', 'unlock', 'seat' (docs/api.md § stream). */
   readonly live: LiveBus;
   /** The tamper-evident audit trail (append inside your state-changing transaction). */
@@ -121,7 +128,7 @@ type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
  * `dataDir`, makes sure an API token exists, and wires HTTP API, enrollment and agent gateway.
  */
 export function createCollector(opts: CollectorOptions): Collector {
-  const { log: givenLog, clock: givenClock, security: givenSecurity, live: liveOptions, unlock: unlockOptions, ...configInput } = opts;
+  const { log: givenLog, clock: givenClock, security: givenSecurity, live: liveOptions, unlock: unlockOptions, backup: backupOptions, ...configInput } = opts;
   const config = loadCollectorConfig(configInput);
   const log = (givenLog ?? silentLogger()).child({ component: 'collector' });
   const clock = givenClock ?? systemClock;
@@ -141,6 +148,8 @@ export function createCollector(opts: CollectorOptions): Collector {
   });
 
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // `seatguard restore` refuses while this pid file names a live process (docs/operations.md).
+  const releaseDataDir = acquireDataDirLock(config.dataDir, 'open the data dir');
   const store = openStore(join(config.dataDir, DB_FILE));
   let apiTokenInfo: ReturnType<typeof ensureApiToken>;
   try {
@@ -297,6 +306,7 @@ export function createCollector(opts: CollectorOptions): Collector {
   let checkpointTimer: NodeJS.Timeout | undefined;
   let alertTimer: NodeJS.Timeout | undefined;
   http.server.on('upgrade', gateway.handleUpgrade);
+  const backups = backupOptions ? createBackupScheduler({ db: store.db, dataDir: config.dataDir, options: backupOptions, clock, log }) : undefined;
 
   let state: State = 'created';
   let stopping: Promise<void> | undefined;
@@ -318,7 +328,14 @@ export function createCollector(opts: CollectorOptions): Collector {
     await gateway.closeAll(CLOSE_CODES.shuttingDown, 'collector shutting down', 5_000);
     // Live streams never end on their own; http.close() would wait for them.
     sse.closeAll();
-    if (wasStarted) await http.close();
+    if (wasStarted) {
+      // A client that opened a connection and never sent a request would hold close() open
+      // indefinitely: after a short grace, cut whatever is still connected.
+      const grace = setTimeout(() => http.server.closeAllConnections(), 2_000);
+      grace.unref();
+      await http.close();
+      clearTimeout(grace);
+    }
     // Alerts raised by the final commit above still get their chance to reach the channels.
     await dispatcher.stop({ deadlineMs: dispatcherOpts.stopDeadlineMs ?? ALERT_STOP_DEADLINE_MS });
     if (checkpointTimer) clearInterval(checkpointTimer);
@@ -328,7 +345,9 @@ export function createCollector(opts: CollectorOptions): Collector {
     } catch (err) {
       log.error({ err }, 'final audit checkpoint failed');
     }
+    await backups?.stop();
     store.close();
+    releaseDataDir();
     state = 'stopped';
     log.info({}, 'collector stopped');
   }
@@ -339,6 +358,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       state = 'starting';
       store.agents.resetOnline();
       gateway.start();
+      backups?.start();
       checkpointTimer = setInterval(() => {
         try {
           audit.maybeCheckpoint();
@@ -392,6 +412,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     config,
     http,
     stats: () => ({ agentsConnected: gateway.connectedCount(), pendingEvents: queue.pending() }),
+    backupNow: () =>
+      backups ? backups.runNow() : Promise.reject(new AppError('COLLECTOR_ERR_STATE', formatError('COLLECTOR_ERR_STATE', 'back up', 'without a backup dir'))),
     audit,
     users,
     routes: routeCatalog,

@@ -57,11 +57,25 @@ export interface AgentUnlock {
   close(): void;
 }
 
-/** Opens the grant table and builds the pieces. Throws GRANT_ERR_STORE when grants.db is unusable. */
+/**
+ * SECURITY: an unusable grants.db must not stop enforcement. The agent then keeps grants in memory
+ * only, so a restart forgets them, which can only close devices (fail closed); it is logged as an error.
+ */
+function openStoreOrMemory(path: string, log: Logger): GrantStore {
+  try {
+    return openGrantStore(path);
+  } catch (err) {
+    if (path === ':memory:') throw err;
+    log.error({ err }, 'grant store unusable; grants are kept in memory and end at the next restart');
+    return openGrantStore(':memory:');
+  }
+}
+
+/** Opens the grant table (in memory if grants.db is unusable) and builds the pieces. */
 export function createAgentUnlock(deps: AgentUnlockDeps): AgentUnlock {
   const log = deps.log.child({ component: 'unlock' });
   const bootClock = deps.bootClock ?? systemBootClock();
-  const store: GrantStore = openGrantStore(deps.stateDir ? join(deps.stateDir, GRANTS_FILE) : ':memory:');
+  const store = openStoreOrMemory(deps.stateDir ? join(deps.stateDir, GRANTS_FILE) : ':memory:', log);
   const rules = createRulesPolicy({ stateDir: deps.stateDir, clock: deps.clock, log: deps.log });
   const grants = createGrantManager({
     store,

@@ -292,13 +292,17 @@ export function createGrantManager(deps: GrantManagerDeps): GrantManager {
     };
   }
 
-  function insert(g: StoredGrant): Promise<void> {
+  /** Stores a new grant (throws GRANT_ERR_STORE before anything is reported or opened). */
+  function activate(g: StoredGrant): void {
     store.put(g);
     active.set(g.grantId, g);
-    const present = presentPort(g) !== null;
+  }
+
+  /** After activate(): arms the timer, and opens the device now if it is attached. */
+  function enforce(g: StoredGrant): Promise<void> {
     schedule();
     if (left(g) <= 0) return end(g, 'expired');
-    return present ? requestResync('grant') : Promise.resolve();
+    return presentPort(g) !== null ? requestResync('grant') : Promise.resolve();
   }
 
   function receiveOne(spec: GrantSpecBody, sentAtWall: number): Promise<void> {
@@ -318,13 +322,14 @@ export function createGrantManager(deps: GrantManagerDeps): GrantManager {
       }
       return Promise.resolve();
     }
+    activate(fresh);
     log.info({ grant_id: fresh.grantId, request_id: fresh.requestId, expires_in_ms: Math.floor(left(fresh)) }, 'grant accepted');
     emit('grant.accepted', {
       grant_id: fresh.grantId,
       expires_in_ms: Math.max(0, Math.floor(left(fresh))),
       device_present: presentPort(fresh) !== null,
     });
-    return insert(fresh);
+    return enforce(fresh);
   }
 
   // ---------------------------------------------------------------- API
@@ -394,8 +399,9 @@ export function createGrantManager(deps: GrantManagerDeps): GrantManager {
         warned: false,
         receivedAtWall: nowWall(),
       };
+      activate(g);
       log.info({ grant_id: g.grantId, duration_ms: input.durationMs }, 'offline grant created');
-      return insert(g).then(() => g);
+      return enforce(g).then(() => g);
     },
 
     observe(type, body) {

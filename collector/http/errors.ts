@@ -19,6 +19,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ENROLL_ERR_SEAT_NAME: 403,
   API_ERR_NOT_FOUND: 404,
   COLLECTOR_ERR_STATE: 503,
+  ALERT_ERR_NOT_FOUND: 404,
+  ALERT_ERR_TRANSITION: 409,
+  ALERT_ERR_NOTE_REQUIRED: 400,
+  ALERT_ERR_INVALID_INPUT: 400,
 };
 
 /** HTTP status for an error code (500 for anything not listed). */

@@ -140,8 +140,9 @@ try {
     else propagation.push(at - start);
   });
 
-  const p = summarize(propagation);
-  const h = summarize(approveHttp);
+  const round = (v: ReturnType<typeof summarize>) => ({ n: v.n, p50: +v.p50.toFixed(1), p95: +v.p95.toFixed(1), p99: +v.p99.toFixed(1), max: +v.max.toFixed(1) });
+  const p = round(summarize(propagation));
+  const h = round(summarize(approveHttp));
   const rssMiB = Math.round(process.memoryUsage().rss / 1024 / 1024);
   const row = (name: string, v: ReturnType<typeof summarize>) =>
     `${name.padEnd(38)} ${String(v.n).padStart(6)} ${v.p50.toFixed(1).padStart(8)} ${v.p95.toFixed(1).padStart(8)} ${v.p99.toFixed(1).padStart(8)} ${v.max.toFixed(1).padStart(8)}`;

@@ -156,7 +156,7 @@ describe('USB unlock, end to end', () => {
     expect(storage(a)).toBe(false);
   });
 
-  it('offline code: challenge at the seat, code from the collector, single use, relock at its end', async () => {
+  it('offline code: challenge at the seat, code from the collector, single use, counted on the agent clock', async () => {
     const s = await site();
     const a = await seat(s, 'e2e-unlock-05');
     expect(a.identity.offlineSecret).toBeTruthy();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAlertEngine } from '../../../../collector/alerts/alert-engine.js';
-import { migrate } from '../../../../collector/store/db.js';
+import { openDatabase } from '../../../../collector/store/db.js';
 import { MIGRATIONS } from '../../../../collector/store/migrations.js';
 import { ALERTS_MIGRATION } from '../../../../collector/store/migrations-alerts.js';
 import { openStore } from '../../../../collector/store/store.js';
@@ -178,12 +178,18 @@ describe('alert engine: evaluation and dedup', () => {
 
   it('does not raise alerts about events stored before the alert migration was applied', () => {
     const dir = mkdtempSync(join(tmpdir(), 'seatguard-alerts-upgrade-'));
-    const store = openStore(join(dir, 'collector.db')); // core schema only: an older collector
+    const path = join(dir, 'collector.db');
+    // An older collector: every migration but the alerts one, with an event already stored.
+    const older = openDatabase(path, MIGRATIONS.filter((m) => m.version !== ALERTS_MIGRATION.version));
+    older
+      .prepare("INSERT INTO agents (agent_id, seat_name, hostname, platform, public_key, enrolled_at) VALUES ('agt_old', 'OLD', 'old', 'linux', 'k', '2025-12-01T00:00:00.000Z')")
+      .run();
+    older
+      .prepare("INSERT INTO events (agent_id, seq, type, ts, received_at, body) VALUES ('agt_old', 1, 'usb.blocked', ?, ?, ?)")
+      .run('2025-12-01T00:00:00.000Z', '2025-12-01T00:00:00.000Z', JSON.stringify(S.usbBlocked()));
+    older.close();
+    const store = openStore(path); // the upgrade applies the alerts migration
     try {
-      store.agents.insert({ agent_id: 'agt_old', seat_name: 'OLD', hostname: 'old', platform: 'linux', department: null, public_key: 'k', enrolled_at: '2025-12-01T00:00:00.000Z' });
-      const old = { v: 1, type: 'usb.blocked', id: 'm-1', ts: '2025-12-01T00:00:00.000Z', seq: 1, body: S.usbBlocked() } as const;
-      store.ingest([{ kind: 'event', agentId: 'agt_old', msg: old as never, receivedAt: '2025-12-01T00:00:00.000Z' }]);
-      migrate(store.db, [...MIGRATIONS, ALERTS_MIGRATION]);
       const engine = createAlertEngine({ db: store.db, clock: new ManualClock(), log: silentLogger() });
       expect(engine.tick().evaluated).toBe(0);
       // (The seat itself is long silent, so the same tick rightly reports it offline.)
