@@ -5,7 +5,7 @@ import { systemClock } from '../shared/clock.js';
 import { sanitizeText } from '../shared/domain/sanitize.js';
 import { isAppError, type ErrorCode } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
-import { createAgent, type Agent } from './agent.js';
+import { createAgent, type Agent, type AgentExtension } from './agent.js';
 import { AGENT_DEFAULTS, AGENT_VERSION, IPC_SOCKET_FILE, ipcSocketPath, loadAgentConfig, type AgentConfig } from './config.js';
 import { createAgentUnlock, type AgentUnlock } from './grants/agent-unlock.js';
 import { ensureIdentity, ensureStateDir, loadIdentity, type AgentIdentity } from './identity.js';
@@ -16,6 +16,8 @@ import { isFakePlatform, selectPlatform } from './platform/index.js';
 import { createOutbox, type Outbox } from './store/outbox.js';
 import { backoffDelay } from './transport/backoff.js';
 import { createCollectorClient } from './transport/collector-client.js';
+import { createSensorHost, type SensorHost } from './sensors/sensor-host.js';
+import { createSensorPlatform } from './sensors/sensor-platform.js';
 
 interface AgentCliOptions {
   collector?: string;
@@ -201,6 +203,7 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
   let identity: AgentIdentity | null;
   let platformName: 'linux' | 'windows' | 'fake';
   let ipc: IpcServer | null = null;
+  let sensorHost: SensorHost | null = null;
   try {
     ensureStateDir(config.stateDir);
     identity = loadIdentity(config.stateDir);
@@ -215,7 +218,18 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
     const box = outbox;
     unlock = createAgentUnlock({ stateDir: config.stateDir, platform: platform.usb, emit: (type, body) => void box.append(type, body), clock: systemClock, log });
     if (identity?.offlineSecret) unlock.setOfflineSecret({ agentId: identity.agentId, secret: identity.offlineSecret });
-    agent = createAgent({ platform, outbox, log, clock: systemClock, config, policy: unlock.policy, extensions: [unlock] });
+    // Compliance sensors (firmware, software, processes, network). Not awaited: the first full scans
+    // must not delay USB enforcement or the collector link.
+    const host = createSensorHost({
+      sensors: createSensorPlatform({ platform: platform.name, log }),
+      emit: (type, body) => void box.append(type, body),
+      log,
+      clock: systemClock,
+      stateDir: config.stateDir,
+    });
+    sensorHost = host;
+    const sensorExtension: AgentExtension = { start: () => (void host.start(), Promise.resolve()), stop: () => host.stop() };
+    agent = createAgent({ platform, outbox, log, clock: systemClock, config, policy: unlock.policy, extensions: [unlock, sensorExtension] });
     // Enforcement first: the seat is locked whether or not the collector is reachable.
     await agent.start();
   } catch (err) {
@@ -275,7 +289,10 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
       backoffBaseMs: config.backoffBaseMs,
       backoffCapMs: config.backoffCapMs,
       sendWindow: config.sendWindow,
-      onMessage: (msg) => seatUnlock.onCollectorMessage(msg),
+      onMessage: (msg) => {
+        if (msg.type === 'sensor.config') void sensorHost?.applyConfig(msg.body);
+        else seatUnlock.onCollectorMessage(msg);
+      },
     }),
   );
   if (id.offlineSecret) seatUnlock.setOfflineSecret({ agentId: id.agentId, secret: id.offlineSecret });

@@ -252,6 +252,9 @@ export function createCollector(opts: CollectorOptions): Collector {
       helloTimeoutMs: config.helloTimeoutMs,
       maxProtocolErrors: config.maxProtocolErrors,
       pingIntervalMs: config.pingIntervalMs,
+      maxConnections: config.maxConnections,
+      maxMessagesPerSecond: config.maxMessagesPerSecond,
+      maxBufferedBytes: config.maxBufferedBytes,
     },
     // grants.sync before policy.updated: the agent drops revoked grants before anything else.
     welcomeFrames: [(agentId) => sensorConfig.frameFor(agentId), (agentId) => unlock.syncFrame(agentId), () => usbPolicy.frame()],

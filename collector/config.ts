@@ -82,6 +82,12 @@ export const CollectorConfigSchema = Type.Object(
     helloTimeoutMs: Type.Integer({ minimum: 10, maximum: 600_000 }),
     /** Protocol errors tolerated on one connection before it is closed (4400). Default 50. */
     maxProtocolErrors: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    /** Agent sockets (authenticated or not yet) beyond which upgrades get 503 before any work. Default 20 000. */
+    maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    /** Frames per agent per second (token bucket, burst = one second's worth); beyond: slow_down + close 4429. Default 5 000. */
+    maxMessagesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+    /** Bytes queued for sending to one agent (acks it does not read) beyond which it is told to slow down. Default 8 MiB. */
+    maxBufferedBytes: Type.Integer({ minimum: 1_024, maximum: 1_073_741_824 }),
     /** Alert channels and engine tunables. Default: no channels, engine defaults. */
     alerts: Type.Optional(AlertsConfigSchema),
   },
@@ -101,6 +107,9 @@ export const COLLECTOR_DEFAULTS: Omit<CollectorConfig, 'dataDir'> = Object.freez
   challengeTtlMs: 30_000,
   helloTimeoutMs: 10_000,
   maxProtocolErrors: 50,
+  maxConnections: 20_000,
+  maxMessagesPerSecond: 5_000,
+  maxBufferedBytes: 8 * 1024 * 1024,
 });
 
 const check = Compile(CollectorConfigSchema);

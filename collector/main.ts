@@ -18,6 +18,7 @@ interface CollectorCliOptions {
   listen: string;
   logLevel: string;
   alertsConfig?: string;
+  backupDir?: string;
 }
 
 /** Reads `--alerts-config FILE` (JSON: channels, engine, dispatcher). Its content is never logged. */
@@ -59,6 +60,7 @@ export function registerCollectorCommand(program: Command): Command {
     .option('--listen <host:port>', 'listen address', '127.0.0.1:8443')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
     .option('--alerts-config <file>', 'JSON file with alert channels and engine settings (holds secrets: keep it 0600)')
+    .option('--backup-dir <dir>', 'take an online backup into DIR every 24 h, keeping the newest 14 (docs/operations.md)')
     .action(async (opts: CollectorCliOptions, cmd: Command) => {
       let listen: { host: string; port: number };
       let level: ReturnType<typeof parseLogLevel>;
@@ -82,7 +84,7 @@ export function registerCollectorCommand(program: Command): Command {
       });
       let collector: ReturnType<typeof createCollector>;
       try {
-        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log, ...(alertsFile ? { alerts: alertsFile.alerts } : {}) });
+        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log, ...(alertsFile ? { alerts: alertsFile.alerts } : {}), ...(opts.backupDir ? { backup: { dir: opts.backupDir } } : {}) });
         await collector.start();
       } catch (err) {
         log.fatal({ err }, 'collector failed to start');

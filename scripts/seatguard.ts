@@ -25,6 +25,8 @@ const LOADERS: Record<string, Loader> = {
   user: async (p) => void (await import('./commands/user.js')).registerUserCommand(p),
   unlock: async (p) => void (await import('./commands/unlock.js')).registerUnlockCommand(p),
   audit: async (p) => void (await import('./commands/audit.js')).registerAuditCommand(p),
+  backup: async (p) => void (await import('./commands/backup.js')).registerBackupCommand(p),
+  restore: async (p) => void (await import('./commands/backup.js')).registerRestoreCommand(p),
 };
 
 const program = new Command()

@@ -228,7 +228,8 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
         notBefore = clock.now() + msg.body.retry_after_ms;
         log.warn({ retry_after_ms: msg.body.retry_after_ms }, 'collector asked to slow down');
         if (s.resume) clearTimeout(s.resume);
-        s.resume = setTimeout(() => pump(s), msg.body.retry_after_ms);
+        s.resume = null;
+        pump(s);
         return;
       case 'error':
         return onError(s, msg.body);
@@ -314,7 +315,16 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
 
   function pump(s: Session): void {
     if (session !== s || !s.welcomed || s.ws.readyState !== WebSocket.OPEN) return;
-    if (clock.monotonic() < s.pausedUntil) return;
+    const pausedFor = s.pausedUntil - clock.monotonic();
+    if (pausedFor > 0) {
+      // Timers run on the event loop's cached time, which can lag the monotonic clock under load:
+      // a resume that fires "early" re-arms itself instead of leaving the queue stalled.
+      s.resume ??= setTimeout(() => {
+        s.resume = null;
+        pump(s);
+      }, Math.ceil(pausedFor) + 1);
+      return;
+    }
     const room = window - s.inFlight.size;
     if (room <= 0) return;
     for (const e of outbox.pending(s.sentThrough + 1, room)) {

@@ -16,7 +16,7 @@ export interface AgentGatewayDeps {
   authenticator: AgentAuthenticator;
   clock: Clock;
   log: Logger;
-  options: SessionOptions & { pingIntervalMs: number };
+  options: SessionOptions & { pingIntervalMs: number; maxConnections?: number };
   /** Builders of the frames sent right after `welcome`, in order; a null is skipped. */
   welcomeFrames?: ReadonlyArray<(agentId: string) => string | null>;
 }
@@ -99,6 +99,11 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
       const path = (req.url ?? '').split('?', 1)[0];
       if (path !== AGENT_WS_PATH) return refuse(socket, 404, 'API_ERR_NOT_FOUND');
       if (!accepting) return refuse(socket, 503, 'COLLECTOR_ERR_STATE');
+      // Checked before the signature: a flood of upgrades costs no crypto once the cap is reached.
+      if (options.maxConnections !== undefined && all.size >= options.maxConnections) {
+        log.warn({ connections: all.size }, 'agent upgrade refused: connection cap reached');
+        return refuse(socket, 503, 'PROTO_ERR_RATE');
+      }
       const auth = authenticator.authenticate(req);
       if (!auth.ok) {
         log.warn(

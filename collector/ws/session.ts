@@ -16,6 +16,10 @@ export interface SessionOptions {
   heartbeatIntervalMs: number;
   helloTimeoutMs: number;
   maxProtocolErrors: number;
+  /** Token bucket per connection; undefined = unlimited. */
+  maxMessagesPerSecond?: number;
+  /** Unsent bytes (ws bufferedAmount) beyond which the agent is told to slow down; undefined = unlimited. */
+  maxBufferedBytes?: number;
 }
 
 export interface SessionDeps {
@@ -147,10 +151,8 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
         if (!acceptingEvents) return;
         const r = queue.pushEvent(session, agentId, msg);
         if (r === 'full') {
-          acceptingEvents = false;
           log.warn({ pending: queue.pending() }, 'ingest queue full; asking agent to slow down');
-          send(collectorMessage('slow_down', { retry_after_ms: 5_000 }, now()));
-          session.close(CLOSE_CODES.overloaded, 'overloaded');
+          overloaded(5_000);
         } else if (r === 'queued') {
           log.debug({ msg_type: msg.type, seq: msg.seq }, 'event queued');
         }
@@ -158,8 +160,41 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
     }
   }
 
+  // Overload ends the connection: slow_down says when to come back, and nothing more is read or
+  // queued from it. Its unacked events stay in the agent's outbox and are resent after reconnect.
+  let throttled = false;
+  function overloaded(retryAfterMs: number): void {
+    throttled = true;
+    acceptingEvents = false;
+    send(collectorMessage('slow_down', { retry_after_ms: retryAfterMs }, now()));
+    session.close(CLOSE_CODES.overloaded, 'overloaded');
+  }
+  const rate = options.maxMessagesPerSecond;
+  let tokens = rate ?? 0;
+  let refilledAt = clock.monotonic();
+  function overCaps(): boolean {
+    if (options.maxBufferedBytes !== undefined && ws.bufferedAmount > options.maxBufferedBytes) {
+      log.warn({ buffered: ws.bufferedAmount }, 'agent does not read its acks; asking it to slow down');
+      overloaded(5_000);
+      return true;
+    }
+    if (rate === undefined) return false;
+    const t = clock.monotonic();
+    tokens = Math.min(rate, tokens + ((t - refilledAt) * rate) / 1_000);
+    refilledAt = t;
+    if (tokens >= 1) {
+      tokens -= 1;
+      return false;
+    }
+    log.warn({ rate }, 'agent exceeds its message rate; asking it to slow down');
+    // Come back when the bucket is full again, at least one second.
+    overloaded(Math.max(1_000, Math.ceil(((rate - tokens) / rate) * 1_000)));
+    return true;
+  }
+
   ws.on('message', (data) => {
     alive = true;
+    if (throttled || overCaps()) return;
     try {
       onFrame(toBuffer(data));
     } catch (err) {

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { createLogger } from '../../shared/logger.js';
@@ -34,6 +35,7 @@ export function registerDemoCommand(program: Command): Command {
       const log = createLogger({ level: opts.logLevel as 'warn', name: 'seatguard-demo' });
       const collector = createCollector({ dataDir: join(dataDir, 'collector'), host: listen.host, port: listen.port, log });
       const { url } = await collector.start();
+      const credentials = await ensureDemoUsers(collector.users, join(dataDir, 'demo-credentials.txt'));
 
       let fleet: SimulatedFleet | null = null;
       fleet = await runSimulatedFleet({
@@ -51,6 +53,8 @@ export function registerDemoCommand(program: Command): Command {
         'seatguard demo is running',
         `  console / API : ${url}/`,
         `  health        : ${url}/api/health`,
+        '  demo users    : (password beside each; also in ' + join(dataDir, 'demo-credentials.txt') + ')',
+        ...credentials.map((c) => `                  ${c}`),
         `  API token     : ${collector.apiTokenFile}  (curl -H "Authorization: Bearer $(cat ${collector.apiTokenFile})" ${url}/api/v1/seats)`,
         `  seats         : ${seats} simulated seats (fake platform), state in ${join(dataDir, 'seats')}`,
         `  data          : ${dataDir}  (rm -rf it to start over)`,
@@ -70,4 +74,33 @@ export function registerDemoCommand(program: Command): Command {
       process.once('SIGINT', () => void stop());
       process.once('SIGTERM', () => void stop());
     });
+}
+
+const DEMO_USERS = [
+  { username: 'admin', roles: ['admin'], note: '系统管理员 users, policy' },
+  { username: 'maint1', roles: ['maintainer'], note: '电脑维护人员 approve/execute unlocks' },
+  { username: 'maint2', roles: ['maintainer'], note: '电脑维护人员 (a second person: no self-approval)' },
+  { username: 'duty', roles: ['duty'], note: '值班人员 alerts, handover' },
+  { username: 'officer', roles: ['officer'], note: '安全管理员 read all, export' },
+  { username: 'auditor', roles: ['auditor'], note: '安全审计员 read-only incl. audit trail' },
+] as const;
+
+/**
+ * Creates the demo accounts once, with random passwords kept in a 0600 file under the demo data
+ * dir (demo only: a real site creates users with `seatguard user add`).
+ */
+async function ensureDemoUsers(users: { create: (i: { username: string; password: string; roles: readonly string[]; departments: '*' }, actor: string) => Promise<unknown>; getByUsername: (u: string) => unknown }, file: string): Promise<string[]> {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim().split('\n');
+  const lines: string[] = [];
+  for (const u of DEMO_USERS) {
+    const password = randomBytes(9).toString('base64url');
+    if (users.getByUsername(u.username)) {
+      lines.push(`${u.username.padEnd(8)} (exists; password unchanged)  ${u.note}`);
+      continue;
+    }
+    await users.create({ username: u.username, password, roles: u.roles, departments: '*' }, 'system');
+    lines.push(`${u.username.padEnd(8)} ${password}  ${u.note}`);
+  }
+  writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+  return lines;
 }

@@ -88,7 +88,8 @@ export function parseTokenOutput(stdout: string): string | null {
   return last && /^[A-Za-z0-9_.~+/=-]{8,}$/.test(last) ? last : null;
 }
 
-function toStoredEvent(v: unknown): StoredEvent | null {
+/** Parses one row of the events API; null when it is not an event. */
+export function toStoredEvent(v: unknown): StoredEvent | null {
   if (!isRecord(v)) return null;
   const { id, agent_id: agentId, seq, type, ts, received_at: receivedAt, body } = v;
   if (typeof id !== 'number' || typeof agentId !== 'string' || typeof seq !== 'number' || typeof type !== 'string') return null;

@@ -19,7 +19,7 @@ export interface ScenarioResult {
   durationMs: number;
   device?: { guestName: string | null; serial: string | null };
   /** What t0 is, its guest uptime (mapped from host time) and the mapping error. */
-  trigger?: { kind: 'device_add' | 'agent start' | 'UDC attach'; guestS: number; uncertaintyMs: number };
+  trigger?: { kind: 'device_add' | 'agent start' | 'UDC attach' | 'grant approved'; guestS: number; uncertaintyMs: number };
   /** Kernel "new USB device" line. */
   enumerated?: DualTime;
   /** First sample showing the storage interface. */
@@ -42,6 +42,16 @@ export interface ScenarioResult {
   /** Collector received usb.blocked / usb.inserted for the device (received_at, host clock). */
   blockedStored?: DualTime;
   insertedStored?: DualTime;
+  /** Unlock grant scenario: times after the approve response (bound, block device) and after expires_at (unbound, gone). */
+  grant?: {
+    durationMs: number;
+    storageBound: DualTime;
+    blockDevice: DualTime;
+    storageUnbound: DualTime;
+    blockDeviceGone: DualTime;
+    /** The other (not granted) stick: ever authorized or bound during the grant. */
+    otherStickExposed: boolean;
+  };
   notes: string[];
 }
 
@@ -107,7 +117,15 @@ export function formatSummary(run: LabRun): string {
     'times: host ms after t0 / guest uptime (enumerated = dmesg; bound/block/HID = in-guest sampler; stored = collector received_at mapped)',
   ];
   if (run.unavailable) head.push(`UNAVAILABLE: ${run.unavailable}`);
-  return [...head, line(rows[0] ?? []), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line)].join('\n');
+  const grants = run.scenarios.flatMap((s) =>
+    s.grant
+      ? [
+          `${s.id} grant ${Math.round(s.grant.durationMs / 1000)} s: approved → bound ${dual(s.grant.storageBound)}, → block device ${dual(s.grant.blockDevice)}; ` +
+            `expires_at → unbound ${dual(s.grant.storageUnbound)}, → block device gone ${dual(s.grant.blockDeviceGone)}; other stick exposed: ${s.grant.otherStickExposed ? 'YES' : 'no'}`,
+        ]
+      : [],
+  );
+  return [...head, line(rows[0] ?? []), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line), ...grants].join('\n');
 }
 
 /** Writes the run as JSON (test-artifacts/vm-results.json). */

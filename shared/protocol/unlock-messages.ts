@@ -36,9 +36,7 @@ export const GrantSpec = Type.Object(
   { additionalProperties: false },
 );
 
-const EndReason = Type.Union(
-  ['expired', 'removed', 'revoked', 'expired_offline', 'agent_restart_after_expiry'].map((r) => Type.Literal(r)),
-);
+const EndReason = Type.Enum(['expired', 'removed', 'revoked', 'expired_offline', 'agent_restart_after_expiry']);
 
 // Collector → agent ---------------------------------------------------------------------------
 

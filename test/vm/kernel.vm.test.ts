@@ -17,9 +17,11 @@ import {
   waitForBlockDevice,
   waitForDevice,
   waitForDeviceGone,
+  waitForNoBlockDevice,
   type GuestUsbDevice,
 } from '../../scripts/vm/guest-usb.js';
-import { seatguardCli, startHostCollector, type HostCollector, type StoredEvent } from '../../scripts/vm/host-collector.js';
+import { seatguardCli, type HostCollector, type StoredEvent } from '../../scripts/vm/host-collector.js';
+import { startInProcessCollector, type InProcessCollector } from '../../scripts/vm/inproc-collector.js';
 import { isVmUnavailable, startVmLab, type VmLab } from '../../scripts/vm/lab.js';
 import { formatSummary, writeResults, type DualTime, type LabRun, type ScenarioResult } from '../../scripts/vm/results.js';
 import { measureTimeMap, type TimeMap } from '../../scripts/vm/time-map.js';
@@ -33,6 +35,8 @@ const STATE_DIR = '/run/seatguard/agent-state';
 /** How long the sampler keeps watching after the storage interface appeared (usb-storage delay_use is 1 s). */
 const HOLD_S = 3;
 const RUN_TAG = Date.now().toString(36).toUpperCase();
+/** Scenario 4's grant length: long enough to see the bind under TCG, short enough for the suite budget. */
+const GRANT_MS = 45_000;
 /** Host wall clock minus performance.now(): converts the collector's received_at to host perf time. */
 const WALL_OFFSET = Date.now() - performance.now();
 
@@ -55,7 +59,7 @@ interface Ready {
 }
 
 let lab: VmLab | null = null;
-let collector: HostCollector | null = null;
+let collector: InProcessCollector | null = null;
 let agent: GuestAgent | null = null;
 let agentId: string | null = null;
 let enrollToken: string | null = null;
@@ -64,6 +68,12 @@ function need(ctx: TestContext): Ready {
   if (run.unavailable !== null) ctx.skip(`QEMU lab unavailable (SEATGUARD_VM_OPTIONAL=1): ${run.unavailable}`);
   if (!lab || !collector) throw new Error('lab setup failed (see beforeAll)');
   return { lab, collector };
+}
+
+/** The collector runs in this process so scenario 4 can set unlock policy bounds the CLI has no option for. */
+function inProcess(r: Ready): InProcessCollector {
+  if (r.collector !== collector || collector === null) throw new Error('scenario 4 needs the in-process collector');
+  return collector;
 }
 
 async function startAgent(r: Ready): Promise<GuestAgent> {
@@ -259,7 +269,13 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
       `[vm] guest ${lab.kernelVersion} built/cached in ${(lab.buildMs / 1000).toFixed(1)} s, booted in ${(lab.vm.bootMs / 1000).toFixed(1)} s ` +
         `(guest ready at ${lab.vm.guestReadyUptime.toFixed(2)} s uptime); setup ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    collector = await startHostCollector({ cliPath: env.cliPath, dataDir: path.join(lab.workDir, 'collector') });
+    // In-process (same HTTP/WS surface as `seatguard collector`) so scenario 4 can use a grant of
+    // GRANT_MS: the default policy's minimum grant is 15 min and the CLI has no option to lower it.
+    collector = await startInProcessCollector({
+      dataDir: path.join(lab.workDir, 'collector'),
+      unlockPolicy: { minDurationMs: 10_000 },
+      sweepIntervalMs: 1_000,
+    });
     // Cold node module loading over 9p under TCG takes tens of seconds; do it once here so the
     // boot-race timing measures the agent, not the first read of node_modules.
     run.guestCliColdLoadMs = await warmGuestCli(lab.vm.shell, { cliPath: env.cliPath, nodePath: process.execPath });
@@ -447,6 +463,131 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
 
       await gadget.detach();
       await waitForDeviceGone(shell, (d) => d.serial === serial, 30_000, 'the gadget to detach');
+    },
+  );
+
+  scenario(
+    '4',
+    'unlock grant',
+    '4 an approved grant binds only the granted stick and shows its block device, and at expiry unbinds it while the other stick is never bound',
+    async (res, r) => {
+      await ensureAgent(r);
+      await waitForLockedControllers(r, 60_000);
+      const { shell, qmp } = r.lab.vm;
+      const c = inProcess(r);
+      const serialA = `SG-GRANT-A-${RUN_TAG}`;
+      const serialB = `SG-GRANT-B-${RUN_TAG}`;
+      const baseline = await readPartitions(shell);
+      const tm = await measureTimeMap(shell);
+      // A slow sampling interval keeps the sample file small over the whole grant; a bind of B would
+      // last (nothing unbinds it) and dmesg catches even a short one.
+      const poller = await startUsbPoller(shell, { maxMs: GRANT_MS + 150_000, sleepUs: 50_000 });
+      let poll: PollResult | null = null;
+      const plugged: Plugged[] = [];
+      try {
+        plugged.push(await plugStick(qmp, { id: 'grantA4', serial: serialA, image: stickImage(r, 'grantA4'), bus: r.lab.vm.usbBus }));
+        plugged.push(await plugStick(qmp, { id: 'grantB4', serial: serialB, image: stickImage(r, 'grantB4'), bus: r.lab.vm.usbBus }));
+        const devA = await waitForDevice(shell, (d) => d.serial === serialA, { timeoutMs: 45_000, what: serialA, withInterfaces: 1 });
+        const devB = await waitForDevice(shell, (d) => d.serial === serialB, { timeoutMs: 45_000, what: serialB, withInterfaces: 1 });
+        res.device = { guestName: devA.name, serial: serialA };
+        const blockedA = await waitStored(r, 'usb.blocked', serialA, 90_000);
+        await waitStored(r, 'usb.blocked', serialB, 90_000);
+        expect(await readPartitions(shell), 'both sticks blocked before the grant').toEqual(baseline);
+
+        // Requester and approver are different people (separation of duties is enforced server-side).
+        const requester = await c.collector.users.create({ username: `req${RUN_TAG}`.toLowerCase(), password: 'vm lab requester password', roles: ['duty'], departments: '*' }, 'vm-lab');
+        const approver = await c.collector.users.create({ username: `mnt${RUN_TAG}`.toLowerCase(), password: 'vm lab maintainer password', roles: ['maintainer'], departments: '*' }, 'vm-lab');
+        const reqToken = c.collector.users.createApiToken(requester.id, 'vm lab', 'vm-lab').token;
+        const apprToken = c.collector.users.createApiToken(approver.id, 'vm lab', 'vm-lab').token;
+        const d = blockedA.body.device as Record<string, unknown>;
+        const created = await c.request('POST', '/api/v1/unlock-requests', reqToken, {
+          agent_id: await seatId(r),
+          device: { vendor_id: d.vendor_id, product_id: d.product_id, serial: d.serial, hash: d.hash, port: d.port },
+          reason: 'VM lab scenario 4: copy a file from stick A',
+          duration_ms: GRANT_MS,
+        });
+        expect(created.status, JSON.stringify(created.json)).toBe(201);
+        const reqId = (created.json as { id: string }).id;
+        const approved = await c.request('POST', `/api/v1/unlock-requests/${encodeURIComponent(reqId)}/approve`, apprToken, { note: 'vm lab' });
+        const tApproved = performance.now();
+        expect(approved.status, JSON.stringify(approved.json)).toBe(200);
+        const view = approved.json as { state: string; grant: { expires_at: string } | null };
+        expect(view.state).toBe('active');
+        const expiresPerf = Date.parse(view.grant?.expires_at ?? '') - WALL_OFFSET;
+        expect(Number.isNaN(expiresPerf)).toBe(false);
+        res.trigger = { kind: 'grant approved', guestS: tm.toGuestS(tApproved), uncertaintyMs: tm.uncertaintyMs };
+
+        const names = await waitForBlockDevice(shell, { timeoutMs: 60_000 });
+        const during = await readGuestUsb(shell);
+        const ifaceOf = (serial: string) => during.devices.find((x) => x.serial === serial)?.interfaces.find((i) => i.cls === 8);
+        expect(ifaceOf(serialA)?.authorized, 'granted stick authorized').toBe('1');
+        expect(ifaceOf(serialA)?.driver, 'granted stick bound').toBe('usb-storage');
+        expect(ifaceOf(serialB)?.authorized, 'other stick stays deauthorized').toBe('0');
+        expect(ifaceOf(serialB)?.driver ?? null).toBeNull();
+        res.notes.push(`granted ${devA.name} → ${names.join(',')}; other stick ${devB.name} unbound`);
+
+        await waitForNoBlockDevice(shell, { timeoutMs: GRANT_MS + 90_000 });
+        await waitUntil(
+          async () => {
+            const i = (await readGuestUsb(shell)).devices.find((x) => x.serial === serialA)?.interfaces.find((x) => x.cls === 8);
+            return i?.authorized === '0' && i.driver === null;
+          },
+          { timeoutMs: 30_000, intervalMs: 300, what: 'the granted stick to be deauthorized and unbound after expiry' },
+        );
+        poll = await poller.stop();
+
+        const a = summarizeExposure(poll, `${devA.name}:`, baseline);
+        const b = summarizeExposure(poll, `${devB.name}:`, baseline);
+        const afterBound = a.firstBoundT === null ? [] : poll.samples.filter((s) => s.t > (a.firstBoundT ?? 0));
+        const unbound = afterBound.find((s) => s.interfaces.some((i) => i.cls === 8 && i.name.startsWith(`${devA.name}:`) && i.driver === null));
+        const gone = a.firstNewPartitionT === null ? undefined : poll.samples.find((s) => s.t > (a.firstNewPartitionT ?? 0) && !s.partitions.some((p) => p.startsWith('sd')));
+        const klog = await readKernelLog(shell);
+        const since = tm.toGuestS(plugged[0]?.addedAt ?? tApproved) - 1;
+        // "[sdX] Attached SCSI" lines name no USB device: they are counted for both sticks together
+        // (exactly one disk, stick A's, may attach); the rest of B's trace names B's interface.
+        const isDiskLine = (l: { text: string }) => /\[sd[a-z]+\] Attached SCSI/.test(l.text);
+        const rawB = storageDriverTrace(klog, devB.name, since);
+        const traceB = { probed: rawB.probed.filter((l) => !isDiskLine(l)), refused: rawB.refused };
+        const disksAttached = rawB.probed.filter(isDiskLine);
+        const traceA = storageDriverTrace(klog, devA.name, since);
+        const fmt = (l: { t: number; text: string }) => `[${l.t.toFixed(3)}] ${l.text}`;
+        res.kernelStorageTrace = traceB.probed.map(fmt);
+        res.kernelRefusedProbes = traceB.refused.map(fmt);
+        res.notes.push(`granted stick kernel trace: ${traceA.probed.map(fmt).join(' | ')}`);
+        res.storageBound = { ...sampled(a.firstBoundT, tApproved, tm), driver: a.boundDriver };
+        res.blockDevice = { ...sampled(a.firstNewPartitionT, tApproved, tm), names: a.newPartitions };
+        res.sampler = { samples: a.samples, meanIntervalMs: a.meanIntervalMs, observedAfterVisibleS: a.observedAfterSeenS, gateAlwaysClosed: a.firstGateOpenT === null };
+        const guestBindS = traceA.probed.find((l) => l.text.includes('USB Mass Storage device detected'))?.t ?? null;
+        res.notes.push(
+          `approve→usb-storage probe (dmesg) ${guestBindS === null ? 'none' : `${Math.round(tm.toHostMs(guestBindS) - tApproved)} ms @${guestBindS.toFixed(2)} s`}; ` +
+            `approve response→expires_at ${Math.round(expiresPerf - tApproved)} ms`,
+        );
+        res.grant = {
+          durationMs: GRANT_MS,
+          storageBound: sampled(a.firstBoundT, tApproved, tm),
+          blockDevice: sampled(a.firstNewPartitionT, tApproved, tm),
+          storageUnbound: sampled(unbound?.t ?? null, expiresPerf, tm),
+          blockDeviceGone: sampled(gone?.t ?? null, expiresPerf, tm),
+          otherStickExposed: b.firstBoundT !== null || b.firstAuthorizedT !== null || traceB.probed.length > 0 || disksAttached.length > 1,
+        };
+
+        expect(a.boundDriver).toBe('usb-storage');
+        expect(a.firstNewPartitionT, 'the granted stick got a block device').not.toBeNull();
+        expect(unbound, 'the granted stick was unbound after the grant').toBeDefined();
+        expect(gone, 'the block device disappeared after the grant').toBeDefined();
+        // Relocked by expiry, not early: the disk stayed visible for most of the grant (bind takes ~1.5 s).
+        expect((gone?.t ?? 0) - (a.firstNewPartitionT ?? 0), 'seconds the granted disk was visible').toBeGreaterThan(GRANT_MS / 2_000);
+        expect(a.firstGateOpenT, 'a root hub gate was open while sampling').toBeNull();
+        expect(b.samples).toBeGreaterThan(20);
+        expect(b.firstBoundT, `other stick bound to ${b.boundDriver ?? '?'}`).toBeNull();
+        expect(b.firstAuthorizedT, 'other stick authorized').toBeNull();
+        expect(traceB.probed, 'kernel log shows a storage driver bound to the other stick').toEqual([]);
+        expect(disksAttached.length, `disks attached: ${disksAttached.map(fmt).join(' | ')}`).toBe(1);
+      } finally {
+        if (!poll) await poller.stop().catch(() => undefined);
+        for (const p of plugged) await unplug(qmp, p).catch(() => undefined);
+      }
+      await waitForDeviceGone(shell, (x) => x.serial === serialA || x.serial === serialB, 30_000, 'both grant sticks to disappear');
     },
   );
 

@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import { createCollector, type Collector } from '../../collector/collector.js';
+import type { UnlockPolicy } from '../../collector/workflow/unlock-machine.js';
+import { createLogger } from '../../shared/logger.js';
+import type { HostCollector, StoredEvent } from './host-collector.js';
+import { createLineSplitter, isRecord } from './line-reader.js';
+import { toStoredEvent } from './host-collector.js';
+
+/** An in-process collector that also exposes the collector object (users, workflow service). */
+export interface InProcessCollector extends HostCollector {
+  collector: Collector;
+  /** Calls the collector's HTTP API as a user token; resolves with status and parsed JSON. */
+  request(method: 'GET' | 'POST', path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+}
+
+/** Options of {@link startInProcessCollector}. */
+export interface InProcessCollectorOptions {
+  dataDir: string;
+  /** Unlock policy bounds; the VM scenario needs grants far shorter than the 15 min default. */
+  unlockPolicy?: Partial<UnlockPolicy>;
+  /** Collector-side expiry sweep interval (default 1 s, so the case closes soon after expires_at). */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * Starts the collector inside the test process on 127.0.0.1 (port chosen by the OS), so a test can
+ * set unlock policy bounds the CLI does not expose. Same surface as startHostCollector.
+ */
+export async function startInProcessCollector(opts: InProcessCollectorOptions): Promise<InProcessCollector> {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const lines: string[] = [];
+  const split = createLineSplitter((l) => {
+    lines.push(l);
+    if (lines.length > 500) lines.splice(0, lines.length - 500);
+  });
+  const log = createLogger({ level: 'info', name: 'seatguard-collector', destination: { write: (s: string) => split(s) } });
+  const collector = createCollector({
+    dataDir: opts.dataDir,
+    host: '127.0.0.1',
+    port: 0,
+    log,
+    unlock: { ...(opts.unlockPolicy ? { policy: opts.unlockPolicy } : {}), sweepIntervalMs: opts.sweepIntervalMs ?? 1_000 },
+  });
+  const { url } = await collector.start();
+  const port = new URL(url).port;
+
+  const request = async (method: 'GET' | 'POST', p: string, token: string, body?: unknown) => {
+    const res = await fetch(`${url}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.status, json };
+  };
+  const api = async (p: string): Promise<unknown> => {
+    const r = await request('GET', p, collector.apiToken);
+    if (r.status !== 200) throw new Error(`GET ${p}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json;
+  };
+
+  return {
+    url,
+    guestUrl: `http://10.0.2.2:${port}`,
+    dataDir: opts.dataDir,
+    collector,
+    request,
+    createEnrollmentToken: () => Promise.resolve(collector.createEnrollmentToken()),
+    async seats() {
+      const v = await api('/api/v1/seats?limit=200');
+      const seats = isRecord(v) && Array.isArray(v.seats) ? v.seats : [];
+      return seats.flatMap((s) => (isRecord(s) && typeof s.agent_id === 'string' ? [s.agent_id] : []));
+    },
+    async events(agentId) {
+      const out: StoredEvent[] = [];
+      let after = 0;
+      for (let page = 0; page < 100; page++) {
+        const v = await api(`/api/v1/seats/${encodeURIComponent(agentId)}/events?limit=500&after=${after}`);
+        const rows = isRecord(v) && Array.isArray(v.events) ? v.events : [];
+        for (const r of rows) {
+          const e = toStoredEvent(r);
+          if (e) out.push(e);
+        }
+        const next = isRecord(v) ? v.next_after : null;
+        if (typeof next !== 'number') break;
+        after = next;
+      }
+      return out;
+    },
+    logTail: (n = 30) => lines.slice(-n).join('\n'),
+    stop: () => collector.stop(),
+  };
+}
