@@ -2,7 +2,8 @@ import { AppError, formatError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { createFakePlatform, type FakeUsbPlatform, type FakeUsbPlatformOptions } from './fake/fake-platform.js';
 import { createLinuxUsbPlatform } from './linux/usb-platform.js';
-import type { Platform } from './platform.js';
+import { createNodeUsbHotplug } from './linux/node-usb-hotplug.js';
+import type { Platform, UsbPlatform } from './platform.js';
 
 export interface SelectPlatformOptions {
   /** sysfs mount point for linux. Default '/sys'. */
@@ -24,8 +25,10 @@ export function selectPlatform(name: 'linux' | 'fake' | 'windows' | 'auto', opts
   switch (resolved) {
     case 'fake':
       return createFakePlatform(opts.fake);
-    case 'linux':
-      return { name: 'linux', usb: createLinuxUsbPlatform({ sysfsRoot: opts.sysfsRoot ?? '/sys', log: opts.log }) };
+    case 'linux': {
+      const sysfsRoot = opts.sysfsRoot ?? '/sys';
+      return { name: 'linux', usb: withNodeUsbHints(createLinuxUsbPlatform({ sysfsRoot, log: opts.log }), sysfsRoot, opts.log) };
+    }
     case 'windows':
       throw new AppError('CONFIG_ERR_INVALID', formatError('CONFIG_ERR_INVALID', 'windows platform is planned, not available in this build'));
   }
@@ -40,4 +43,26 @@ function autoName(): 'linux' | 'windows' {
 /** True when the selected platform is the scriptable fake. */
 export function isFakePlatform(p: SelectedPlatform): p is Platform & { name: 'fake'; usb: FakeUsbPlatform } {
   return p.name === 'fake';
+}
+
+/**
+ * Adds node-usb's udev-based hotplug events as rescan hints next to the kernel uevents (see
+ * node-usb-hotplug.ts for when it is used and the crash it avoids).
+ */
+function withNodeUsbHints(usb: UsbPlatform, sysfsRoot: string, log: Logger): UsbPlatform {
+  return {
+    ...usb,
+    async watch(onChange, onError) {
+      const watch = await usb.watch(onChange, onError);
+      const hints = createNodeUsbHotplug({ sysfsRoot, log });
+      const started = await hints.start((reason) => onChange({ kind: 'resync', reason }));
+      if (!started.started) log.debug({ reason: started.reason }, 'node-usb hotplug hints off');
+      return {
+        async stop() {
+          hints.stop();
+          await watch.stop();
+        },
+      };
+    },
+  };
 }
