@@ -287,7 +287,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       webConsole(),
     ],
     apiV1Routes: [
-      seatRoutes({ store, audit }),
+      seatRoutes({ store, audit, clock }),
       eventRoutes({ store, audit }),
       authRoutes({ login, users, sessions }),
       userRoutes({ users, enrollment, store, audit, clock }),

@@ -20,6 +20,17 @@ export interface AgentRow {
   last_seq: number;
 }
 
+/** Admin (setup) password state from the seat's latest firmware.state event. */
+export type BiosPasswordState = 'set' | 'not_set' | 'not_implemented' | 'unknown';
+/** violation: a software/process denial recently; compliant: an inventory and no recent denial. */
+export type SoftwareCompliance = 'compliant' | 'violation';
+
+/** A seat with its compliance columns; null = the seat never reported that sensor. */
+export interface SeatRow extends AgentRow {
+  bios_password: BiosPasswordState | null;
+  software_compliance: SoftwareCompliance | null;
+}
+
 export interface NewAgent {
   agent_id: string;
   seat_name: string;
@@ -40,6 +51,10 @@ export interface AgentsRepo {
   insert(a: NewAgent): void;
   get(agentId: string): AgentRow | undefined;
   list(query: SeatListQuery): { rows: AgentRow[]; total: number };
+  /** Like list() plus compliance; a denial received at or after `denialsSince` (ISO) is a violation. */
+  listSeats(query: SeatListQuery, denialsSince: string): { rows: SeatRow[]; total: number };
+  /** Like get() plus compliance (see listSeats). */
+  getSeat(agentId: string, denialsSince: string): SeatRow | undefined;
   markOnline(agentId: string, at: string, info: { hostname: string; agent_version: string }): void;
   markOffline(agentId: string, at: string): void;
   /** Marks every agent offline: called at start, since no socket survives a restart. */
@@ -53,6 +68,34 @@ export interface AgentsRepo {
 
 function likePattern(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+const BIOS_STATES: ReadonlySet<string> = new Set(['set', 'not_set', 'not_implemented', 'unknown']);
+
+/** Latest event of one type for the outer seat `a`: one seek on events (agent_id, type, seq). */
+const latest = (col: string, type: string) =>
+  `(SELECT ${col} FROM events e WHERE e.agent_id = a.agent_id AND e.type = '${type}' ORDER BY e.seq DESC LIMIT 1)`;
+
+// Correlated subqueries, each a bounded index seek per listed seat, so a page costs the same at
+// 10M events as at 10. Ingest is in seq order per seat, so the newest denial by seq carries the
+// newest received_at; received_at (collector clock) is used because the seat's clock is not trusted.
+/** The seat list's compliance columns over `agents a`; takes the named parameter @since. */
+export const SEAT_COMPLIANCE_COLUMNS = `
+  ${latest("json_extract(e.body, '$.admin_password.state')", 'firmware.state')} AS bios_password,
+  CASE
+    WHEN coalesce(${latest('e.received_at', 'software.denied')} >= @since, 0)
+      OR coalesce(${latest('e.received_at', 'process.denied')} >= @since, 0) THEN 'violation'
+    WHEN EXISTS (SELECT 1 FROM events e WHERE e.agent_id = a.agent_id AND e.type = 'software.inventory') THEN 'compliant'
+    ELSE NULL
+  END AS software_compliance`;
+
+type RawSeat = Omit<SeatRow, 'bios_password' | 'software_compliance'> & { bios_password: unknown; software_compliance: unknown };
+
+/** The stored body was schema-checked at ingest; anything else still reads as 'unknown', never as 'set'. */
+function toSeat(r: RawSeat): SeatRow {
+  const bios = r.bios_password === null ? null : typeof r.bios_password === 'string' && BIOS_STATES.has(r.bios_password) ? (r.bios_password as BiosPasswordState) : 'unknown';
+  const sw = r.software_compliance === 'violation' || r.software_compliance === 'compliant' ? r.software_compliance : null;
+  return { ...r, bios_password: bios, software_compliance: sw };
 }
 
 /** Seats aggregate: enrollment identity, liveness and reported lock state. */
@@ -73,6 +116,14 @@ export function createAgentsRepo(db: Db): AgentsRepo {
   const hb = db.prepare('UPDATE agents SET last_seen = ?, lock_state = ?, outbox_depth = ? WHERE agent_id = ?');
   const seq = db.prepare('UPDATE agents SET last_seq = max(last_seq, ?), last_seen = ? WHERE agent_id = ?');
   const revokeStmt = db.prepare('UPDATE agents SET revoked_at = ?, online = 0 WHERE agent_id = ? AND revoked_at IS NULL');
+  const seatGet = db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS} FROM agents a WHERE a.agent_id = @id`);
+  // The page is cut first, so the compliance lookups run for the page's rows only, not for every
+  // row the sorter passes over on the way to OFFSET.
+  const seatPage = (where: string) => db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS}
+    FROM (SELECT * FROM agents ${where} ORDER BY seat_name, agent_id LIMIT @limit OFFSET @offset) a
+    ORDER BY a.seat_name, a.agent_id`);
+  const seatListAll = seatPage('');
+  const seatListQ = seatPage(filter);
   const countOnlineStmt = db.prepare('SELECT count(*) AS n FROM agents WHERE online = 1');
 
   return {
@@ -87,6 +138,19 @@ export function createAgentsRepo(db: Db): AgentsRepo {
         rows: listQ.all({ p, limit, offset }) as AgentRow[],
         total: (countQ.get({ p }) as { n: number }).n,
       };
+    },
+    listSeats: ({ q, limit, offset }, since) => {
+      if (q === undefined || q === '') {
+        const rows = seatListAll.all({ since, limit, offset }) as RawSeat[];
+        return { rows: rows.map(toSeat), total: (countAll.get() as { n: number }).n };
+      }
+      const p = likePattern(q);
+      const rows = seatListQ.all({ p, since, limit, offset }) as RawSeat[];
+      return { rows: rows.map(toSeat), total: (countQ.get({ p }) as { n: number }).n };
+    },
+    getSeat: (id, since) => {
+      const r = seatGet.get({ id, since }) as RawSeat | undefined;
+      return r ? toSeat(r) : undefined;
     },
     markOnline: (id, at, info) => void online.run(at, info.hostname, info.agent_version, id),
     markOffline: (id, at) => void offline.run(at, id),

@@ -148,6 +148,12 @@ CREATE INDEX devices_last_seen ON devices (last_seen);
 CREATE INDEX devices_first_seen ON devices (first_seen);
 `;
 
+// Seat list compliance columns: the latest event of one type for one seat is one index seek
+// (agent_id, type, seq DESC) instead of a walk over that seat's whole timeline.
+const M520_SEAT_COMPLIANCE = `
+CREATE INDEX events_agent_type_seq ON events (agent_id, type, seq);
+`;
+
 /** The ordered list of all migrations. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: '001-initial', sql: M001_INITIAL },
@@ -158,4 +164,5 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   ALERTS_MIGRATION,
   { version: 400, name: '400-console', sql: M400_CONSOLE },
   SENSORS_MIGRATION,
+  { version: 520, name: '520-seat-compliance', sql: M520_SEAT_COMPLIANCE },
 ]);

@@ -1,28 +1,39 @@
 import type { FastifyInstance } from 'fastify';
+import { systemClock, type Clock } from '../../../shared/clock.js';
 import { formatError } from '../../../shared/errors.js';
 import { auditAccess } from '../../audit/access-audit.js';
 import type { AuditLog } from '../../audit/audit-log.js';
+import type { SeatRow } from '../../store/agents-repo.js';
 import type { Store } from '../../store/store.js';
 import { requireAction } from '../authorize.js';
 import { sendError } from '../errors.js';
 import { AgentParams, SeatEventsQuery, SeatListQuery } from '../schemas.js';
 import { eventView, seatView } from '../views.js';
 
+/** A denial older than this no longer marks the seat's software as in violation. */
+export const SOFTWARE_VIOLATION_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
+
+function seatWithCompliance(row: SeatRow) {
+  return { ...seatView(row), bios_password: row.bios_password, software_compliance: row.software_compliance };
+}
+
 /** /api/v1/seats: the seat list, one seat, and its event timeline (by seq). */
-export function seatRoutes(deps: { store: Store; audit: AuditLog }) {
+export function seatRoutes(deps: { store: Store; audit: AuditLog; clock?: Clock }) {
   const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const denialsSince = () => new Date(clock.now() - SOFTWARE_VIOLATION_WINDOW_MS).toISOString();
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: SeatListQuery }>('/seats', { schema: { querystring: SeatListQuery }, preHandler: requireAction('seat.read') }, async (req) => {
       const limit = req.query.limit ?? 50;
       const offset = req.query.offset ?? 0;
-      const { rows, total } = store.agents.list({ q: req.query.q, limit, offset });
-      return { seats: rows.map(seatView), total, limit, offset };
+      const { rows, total } = store.agents.listSeats({ q: req.query.q, limit, offset }, denialsSince());
+      return { seats: rows.map(seatWithCompliance), total, limit, offset };
     });
 
     app.get<{ Params: AgentParams }>('/seats/:agent_id', { schema: { params: AgentParams }, preHandler: requireAction('seat.read') }, async (req, reply) => {
-      const row = store.agents.get(req.params.agent_id);
+      const row = store.agents.getSeat(req.params.agent_id, denialsSince());
       if (!row) return sendError(reply, 404, 'API_ERR_NOT_FOUND', formatError('API_ERR_NOT_FOUND', 'seat'));
-      return seatView(row);
+      return seatWithCompliance(row);
     });
 
     app.get<{ Params: AgentParams; Querystring: SeatEventsQuery }>(
