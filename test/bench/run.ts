@@ -25,16 +25,24 @@ const SUITES: Array<{ name: string; file: string; args: string[]; quickArgs: str
 
 const benchDir = join(REPO_ROOT, 'dist/test/bench');
 const rows: Array<Figure & { status?: string }> = [];
-rmSync(RESULTS_DIR, { recursive: true, force: true });
 
 for (const s of SUITES) {
-  if (only && !only.includes(s.name)) continue;
+  if (only && !only.includes(s.name)) {
+    // Not run this time: keep the figures of its last run in the table, marked as such.
+    const prev = join(RESULTS_DIR, `${s.name}.json`);
+    if (existsSync(prev)) {
+      const r = JSON.parse(readFileSync(prev, 'utf8')) as { at: string; figures: Figure[] };
+      for (const f of r.figures) rows.push({ ...f, note: `${f.note ? `${f.note}; ` : ''}from the run of ${r.at}` });
+    }
+    continue;
+  }
   const file = join(benchDir, s.file);
   if (!existsSync(file)) {
     rows.push({ suite: s.name, name: '(suite not built)', value: NaN, unit: '', status: 'missing' });
     continue;
   }
   console.log(`\n== ${s.name} ==`);
+  rmSync(join(RESULTS_DIR, `${s.name}.json`), { force: true });
   const args = quick ? s.quickArgs : s.args;
   const r = spawnSync(process.execPath, [file, ...args], { stdio: 'inherit', timeout: 30 * 60_000 });
   if (s.file === 'unlock-propagation.js') {
