@@ -45,6 +45,8 @@ export interface SeatListQuery {
   q?: string;
   limit: number;
   offset: number;
+  /** Only seats of these departments; undefined = every seat. */
+  departments?: readonly string[];
 }
 
 export interface AgentsRepo {
@@ -124,6 +126,13 @@ export function createAgentsRepo(db: Db): AgentsRepo {
     ORDER BY a.seat_name, a.agent_id`);
   const seatListAll = seatPage('');
   const seatListQ = seatPage(filter);
+  // Department scope (a user limited to some departments sees only their seats).
+  const inScope = 'department IN (SELECT value FROM json_each(@deps))';
+  const filterCond = filter.replace(/^WHERE /, '');
+  const seatListScoped = seatPage(`WHERE ${inScope}`);
+  const seatListQScoped = seatPage(`WHERE (${filterCond}) AND ${inScope}`);
+  const countScoped = db.prepare(`SELECT count(*) AS n FROM agents WHERE ${inScope}`);
+  const countQScoped = db.prepare(`SELECT count(*) AS n FROM agents WHERE (${filterCond}) AND ${inScope}`);
   const countOnlineStmt = db.prepare('SELECT count(*) AS n FROM agents WHERE online = 1');
 
   return {
@@ -139,7 +148,17 @@ export function createAgentsRepo(db: Db): AgentsRepo {
         total: (countQ.get({ p }) as { n: number }).n,
       };
     },
-    listSeats: ({ q, limit, offset }, since) => {
+    listSeats: ({ q, limit, offset, departments }, since) => {
+      if (departments !== undefined) {
+        const deps = JSON.stringify(departments);
+        if (q === undefined || q === '') {
+          const rows = seatListScoped.all({ since, limit, offset, deps }) as RawSeat[];
+          return { rows: rows.map(toSeat), total: (countScoped.get({ deps }) as { n: number }).n };
+        }
+        const p = likePattern(q);
+        const rows = seatListQScoped.all({ p, since, limit, offset, deps }) as RawSeat[];
+        return { rows: rows.map(toSeat), total: (countQScoped.get({ p, deps }) as { n: number }).n };
+      }
       if (q === undefined || q === '') {
         const rows = seatListAll.all({ since, limit, offset }) as RawSeat[];
         return { rows: rows.map(toSeat), total: (countAll.get() as { n: number }).n };

@@ -24,7 +24,8 @@ export interface EventsRepo {
   /** Inserts unless (agent_id, seq) is already stored; the new row's events.id, or null for a duplicate. */
   insertIfNew(e: NewEvent): number | null;
   listForAgent(q: { agentId: string; after: number; limit: number; type?: string }): EventRow[];
-  listGlobal(q: { afterId: number; limit: number; type?: string; agentId?: string }): EventRow[];
+  /** `departments`: only events of seats in these departments (undefined = all seats). */
+  listGlobal(q: { afterId: number; limit: number; type?: string; agentId?: string; departments?: readonly string[] }): EventRow[];
   count(): number;
 }
 
@@ -41,6 +42,9 @@ export function createEventsRepo(db: Db): EventsRepo {
   const allAgent = db.prepare(`SELECT ${cols} FROM events WHERE agent_id = ? AND id > ? ORDER BY id LIMIT ?`);
   const allBoth = db.prepare(`SELECT ${cols} FROM events WHERE agent_id = ? AND type = ? AND id > ? ORDER BY id LIMIT ?`);
   const countStmt = db.prepare('SELECT count(*) AS n FROM events');
+  const scoped = "agent_id IN (SELECT agent_id FROM agents WHERE department IN (SELECT value FROM json_each(?)))";
+  const allScoped = db.prepare(`SELECT ${cols} FROM events WHERE ${scoped} AND id > ? ORDER BY id LIMIT ?`);
+  const allTypeScoped = db.prepare(`SELECT ${cols} FROM events WHERE type = ? AND ${scoped} AND id > ? ORDER BY id LIMIT ?`);
 
   return {
     insertIfNew: (e) => {
@@ -50,7 +54,11 @@ export function createEventsRepo(db: Db): EventsRepo {
     },
     listForAgent: ({ agentId, after, limit, type }) =>
       (type === undefined ? bySeat.all(agentId, after, limit) : bySeatType.all(agentId, after, type, limit)) as EventRow[],
-    listGlobal: ({ afterId, limit, type, agentId }) => {
+    listGlobal: ({ afterId, limit, type, agentId, departments }) => {
+      if (departments !== undefined && agentId === undefined) {
+        const deps = JSON.stringify(departments);
+        return (type !== undefined ? allTypeScoped.all(type, deps, afterId, limit) : allScoped.all(deps, afterId, limit)) as EventRow[];
+      }
       if (type !== undefined && agentId !== undefined) return allBoth.all(agentId, type, afterId, limit) as EventRow[];
       if (type !== undefined) return allType.all(type, afterId, limit) as EventRow[];
       if (agentId !== undefined) return allAgent.all(agentId, afterId, limit) as EventRow[];

@@ -21,7 +21,15 @@ export function eventRoutes(deps: { store: Store; audit: AuditLog }) {
       },
       async (req) => {
         const limit = req.query.limit ?? 100;
+        // A user limited to some departments sees only their seats' events.
+        const d = req.principal?.departments ?? [];
+        const scope = d === '*' ? undefined : d;
+        if (scope !== undefined && req.query.agent_id !== undefined) {
+          const seat = deps.store.agents.get(req.query.agent_id);
+          if (!seat || seat.department === null || !scope.includes(seat.department)) return { events: [], next_after_id: null };
+        }
         const rows = deps.store.events.listGlobal({
+          ...(scope === undefined ? {} : { departments: scope }),
           afterId: req.query.after_id ?? 0,
           limit,
           ...(req.query.type === undefined ? {} : { type: req.query.type }),

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { systemClock, type Clock } from '../../../shared/clock.js';
 import { formatError } from '../../../shared/errors.js';
 import { auditAccess } from '../../audit/access-audit.js';
@@ -13,6 +13,17 @@ import { eventView, seatView } from '../views.js';
 /** A denial older than this no longer marks the seat's software as in violation. */
 export const SOFTWARE_VIOLATION_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 
+/** The departments a caller may see, or undefined for all ('*'). No principal sees nothing. */
+function scopeOf(req: FastifyRequest): readonly string[] | undefined {
+  const d = req.principal?.departments ?? [];
+  return d === '*' ? undefined : d;
+}
+
+function visible(req: FastifyRequest, department: string | null): boolean {
+  const scope = scopeOf(req);
+  return scope === undefined || (department !== null && scope.includes(department));
+}
+
 function seatWithCompliance(row: SeatRow) {
   return { ...seatView(row), bios_password: row.bios_password, software_compliance: row.software_compliance };
 }
@@ -26,13 +37,15 @@ export function seatRoutes(deps: { store: Store; audit: AuditLog; clock?: Clock 
     app.get<{ Querystring: SeatListQuery }>('/seats', { schema: { querystring: SeatListQuery }, preHandler: requireAction('seat.read') }, async (req) => {
       const limit = req.query.limit ?? 50;
       const offset = req.query.offset ?? 0;
-      const { rows, total } = store.agents.listSeats({ q: req.query.q, limit, offset }, denialsSince());
+      const scope = scopeOf(req);
+      const { rows, total } = store.agents.listSeats({ q: req.query.q, limit, offset, ...(scope === undefined ? {} : { departments: scope }) }, denialsSince());
       return { seats: rows.map(seatWithCompliance), total, limit, offset };
     });
 
     app.get<{ Params: AgentParams }>('/seats/:agent_id', { schema: { params: AgentParams }, preHandler: requireAction('seat.read') }, async (req, reply) => {
       const row = store.agents.getSeat(req.params.agent_id, denialsSince());
-      if (!row) return sendError(reply, 404, 'API_ERR_NOT_FOUND', formatError('API_ERR_NOT_FOUND', 'seat'));
+      // Another department's seat answers like a missing one: its existence is not disclosed.
+      if (!row || !visible(req, row.department)) return sendError(reply, 404, 'API_ERR_NOT_FOUND', formatError('API_ERR_NOT_FOUND', 'seat'));
       return seatWithCompliance(row);
     });
 
@@ -47,7 +60,8 @@ export function seatRoutes(deps: { store: Store; audit: AuditLog; clock?: Clock 
         ],
       },
       async (req, reply) => {
-        if (!store.agents.get(req.params.agent_id)) {
+        const seat = store.agents.get(req.params.agent_id);
+        if (!seat || !visible(req, seat.department)) {
           return sendError(reply, 404, 'API_ERR_NOT_FOUND', formatError('API_ERR_NOT_FOUND', 'seat'));
         }
         const limit = req.query.limit ?? 100;
