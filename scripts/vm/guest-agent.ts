@@ -58,8 +58,9 @@ export async function startGuestAgent(shell: GuestShell, opts: GuestAgentOptions
   if (!Number.isInteger(pid) || pid <= 1) throw new Error(`agent start printed no pid: ${JSON.stringify(out)}`);
   const startedAt = performance.now();
   const isAlive = async () => {
-    // A zombie (state Z) counts as dead: init reaps late.
-    const r = await shell.run(`[ -d /proc/${pid} ] && ! grep -q '^State:.*Z' /proc/${pid}/status`, { timeoutMs: 10_000 });
+    // A zombie (state Z) counts as dead: init reaps late. The cmdline check guards against pid
+    // reuse: the in-guest sampler spawns enough processes for pids to wrap around during a run.
+    const r = await shell.run(`[ -d /proc/${pid} ] && grep -q seatguard /proc/${pid}/cmdline && ! grep -q '^State:.*Z' /proc/${pid}/status`, { timeoutMs: 10_000 });
     return r.code === 0;
   };
   return {
