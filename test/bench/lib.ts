@@ -2,38 +2,20 @@
  * Shared pieces of the benchmark suite (`npm run bench`). Benchmarks never gate CI: they print and
  * record figures next to a ceiling or baseline measured in the same run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import WebSocket from 'ws';
-import { silentLogger } from '../../shared/logger.js';
-import { systemClock } from '../../shared/clock.js';
-import { openStore } from '../../collector/store/store.js';
-import { DB_FILE } from '../../collector/collector.js';
-import { createEnrollmentService } from '../../collector/enrollment/enrollment-service.js';
+import { createEnrollmentTokens, REPO_ROOT, startCollectorProcess as startProcess, type CollectorProcess } from './unlock/collector-process.js';
 import { AGENT_CHALLENGE_PATH, AUTH_HEADERS, ENROLL_PATH, generateAgentKeyPair, signChallenge } from '../../shared/protocol/agent-auth.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../../shared/protocol/version.js';
 
-export const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../' : '../../', import.meta.url));
-export const CLI = join(REPO_ROOT, 'dist/scripts/seatguard.js');
+export { CLI, REPO_ROOT, summarize, type CollectorProcess } from './unlock/collector-process.js';
 export const RESULTS_DIR = join(REPO_ROOT, 'test/bench/results');
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-export function summarize(values: number[]): { n: number; p50: number; p95: number; p99: number; max: number } {
-  const s = [...values].sort((a, b) => a - b);
-  return { n: s.length, p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN };
 }
 
 /** One row of the results table: a figure next to its limit or baseline. */
@@ -74,56 +56,13 @@ export function cpuSeconds(pid: number): number {
   return ticks / 100; // USER_HZ is 100 on Linux x86-64
 }
 
-export interface CollectorProcess {
-  url: string;
-  dataDir: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Starts `seatguard collector` as a child process on a free loopback port and waits for /api/health. */
-export async function startCollectorProcess(opts: { dataDir?: string; extraEnv?: Record<string, string> } = {}): Promise<CollectorProcess> {
-  const dataDir = opts.dataDir ?? tempDir('sg-bench-collector-');
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', CLI, 'collector', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...opts.extraEnv },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${url}/api/health`);
-      if (r.ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error('collector did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    dataDir,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+/** A collector child process on a free loopback port, with its data in a fresh temp dir by default. */
+export function startCollectorProcess(opts: { dataDir?: string } = {}): Promise<CollectorProcess> {
+  return startProcess(opts.dataDir ?? tempDir('sg-bench-collector-'));
 }
 
 /** Creates enrollment tokens straight in the collector's database (as `seatguard token create` does). */
-export function createTokens(dataDir: string, n: number): string[] {
-  const store = openStore(join(dataDir, DB_FILE));
-  try {
-    const svc = createEnrollmentService({ store, clock: systemClock, log: silentLogger() });
-    return Array.from({ length: n }, () => svc.createToken({ ttlMs: 3_600_000 }));
-  } finally {
-    store.close();
-  }
-}
+export const createTokens = createEnrollmentTokens;
 
 export interface RawAgent {
   agentId: string;
@@ -216,8 +155,4 @@ export class RawConnection {
   close(): void {
     this.ws.close();
   }
-}
-
-export function here(): string {
-  return dirname(fileURLToPath(import.meta.url));
 }
