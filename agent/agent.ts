@@ -22,6 +22,10 @@ export interface AgentDeps {
   client?: CollectorClient;
   /** Parts that ride on enforcement (the unlock workflow: agent/grants/agent-unlock.ts). */
   extensions?: AgentExtension[];
+  /** Extra agent.started fields (self-protection: code hash, rebaseline; agent/selfprotect). */
+  startedFields?: () => Pick<EventBody<'agent.started'>, 'code_sha256' | 'rebaselined_by'>;
+  /** How often the outbox's dropped summary is turned into an `outbox.dropped` event. Default 60 s. */
+  dropReportIntervalMs?: number;
 }
 
 /**
@@ -35,6 +39,9 @@ export interface AgentExtension {
   stop?(): Promise<void>;
 }
 
+/** Self-protection fields of agent.stopping: whether a maintenance code authorized the stop. */
+export type StoppingFields = Omit<EventBody<'agent.stopping'>, 'reason'>;
+
 /** One running seat agent. */
 export interface Agent {
   /** Starts enforcement (the lock never waits for the network), then the client if there is one. */
@@ -42,7 +49,7 @@ export interface Agent {
   /** Attaches and starts the collector client once the identity is known. */
   connect(client: CollectorClient): void;
   /** Records agent.stopping, tries to deliver it within flushTimeoutMs, stops. Never unblocks USB. */
-  stop(reason?: string): Promise<void>;
+  stop(reason?: string, fields?: StoppingFields): Promise<void>;
   lockState(): LockState;
   snapshot(): LockSnapshot;
   /** Re-locks controllers and re-enforces every device (after a grant or policy change). */
@@ -81,10 +88,22 @@ export function createAgent(deps: AgentDeps): Agent {
   });
   let client: CollectorClient | null = null;
   let state: 'created' | 'started' | 'stopped' = 'created';
+  let dropReportTimer: NodeJS.Timeout | null = null;
+
+  // The outbox decides whether there is anything to report (and holds back while a report is
+  // queued); this only gives it regular chances, the first right after start so that drops
+  // summarized before a restart are reported at once.
+  function reportDropped(): void {
+    try {
+      for (const e of outbox.reportDropped()) log.warn({ seq: e.seq }, 'outbox bounds dropped low-severity events; reported as outbox.dropped');
+    } catch (err) {
+      log.error({ err }, 'could not report dropped outbox events');
+    }
+  }
 
   function recordStarted(s: LockSnapshot): void {
     try {
-      outbox.append('agent.started', { agent_version: AGENT_VERSION, platform: platform.name, lock_state: s.state, detail: s.detail.slice(0, 512) });
+      outbox.append('agent.started', { agent_version: AGENT_VERSION, platform: platform.name, lock_state: s.state, detail: s.detail.slice(0, 512), ...deps.startedFields?.() });
     } catch (err) {
       log.error({ err }, 'could not record agent.started');
     }
@@ -101,6 +120,9 @@ export function createAgent(deps: AgentDeps): Agent {
       if (state !== 'created') return lock.state();
       state = 'started';
       const snap = await lock.start(recordStarted);
+      reportDropped();
+      dropReportTimer = setInterval(reportDropped, deps.dropReportIntervalMs ?? 60_000);
+      dropReportTimer.unref();
       for (const ext of extensions) {
         try {
           await ext.start?.({ resync: (reason) => lock.resync(reason) });
@@ -115,10 +137,11 @@ export function createAgent(deps: AgentDeps): Agent {
 
     connect,
 
-    async stop(reason = 'graceful stop') {
+    async stop(reason = 'graceful stop', fields: StoppingFields = {}) {
       if (state === 'stopped') return;
       const wasStarted = state === 'started';
       state = 'stopped';
+      if (dropReportTimer) clearInterval(dropReportTimer);
       for (const ext of extensions) {
         try {
           await ext.stop?.();
@@ -129,7 +152,7 @@ export function createAgent(deps: AgentDeps): Agent {
       await lock.stop();
       if (wasStarted) {
         try {
-          outbox.append('agent.stopping', { reason: reason.slice(0, 256) });
+          outbox.append('agent.stopping', { reason: reason.slice(0, 256), ...fields });
         } catch (err) {
           log.error({ err }, 'could not record agent.stopping');
         }

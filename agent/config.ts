@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { LevelWithSilent } from 'pino';
+import { normalizeCaFingerprint } from '../shared/ca-fingerprint.js';
 import { AppError, formatError } from '../shared/errors.js';
 
 /** Version reported in hello and agent.started. */
@@ -9,8 +10,16 @@ export type PlatformChoice = 'auto' | 'linux' | 'windows' | 'fake';
 
 /** The agent's settings after validation. Every tunable has a documented default. */
 export interface AgentConfig {
-  /** Collector base URL, http(s)://host[:port]. Required. */
+  /** Collector base URL, https://host[:port] (http:// only with insecureDev). Required. */
   collectorUrl: string;
+  /**
+   * SHA-256 fingerprint of the collector CA (`sha256:<hex>`; the colon-separated form is accepted
+   * and normalised). Needed on the first https start, before STATE/collector-ca.pem exists.
+   * Default null.
+   */
+  caFingerprint: string | null;
+  /** Allow a plain http:// collector (no encryption, no server authentication). Default false. */
+  insecureDev: boolean;
   /** State directory (agent.json, agent.key, outbox.db); created 0700. Required. */
   stateDir: string;
   /** USB backend. Default 'auto' (linux on Linux; windows is planned, not built). */
@@ -64,6 +73,8 @@ export const AGENT_DEFAULTS = {
   flushTimeoutMs: 2_000,
   fakeStdin: false,
   ipcSocket: null,
+  caFingerprint: null,
+  insecureDev: false,
 } as const satisfies Partial<AgentConfig>;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -104,6 +115,14 @@ export function loadAgentConfig(raw: Raw): Readonly<AgentConfig> {
       problems.push('collectorUrl is not a URL');
     }
   }
+  const insecureDev = raw.insecureDev ?? AGENT_DEFAULTS.insecureDev;
+  if (typeof insecureDev !== 'boolean') problems.push('insecureDev must be a boolean');
+  if (collectorUrl.startsWith('http://') && insecureDev !== true) {
+    problems.push('collectorUrl is http:// (unencrypted); use the https:// URL the collector prints, or pass --insecure-dev for development');
+  }
+  const rawPin = raw.caFingerprint ?? null;
+  const caFingerprint = typeof rawPin === 'string' ? normalizeCaFingerprint(rawPin) : null;
+  if (rawPin !== null && caFingerprint === null) problems.push('caFingerprint must be a SHA-256 fingerprint: sha256:<64 hex> or AB:CD:… (32 pairs)');
   const stateDir = typeof raw.stateDir === 'string' && raw.stateDir !== '' ? raw.stateDir : '';
   if (!stateDir) problems.push('stateDir is required');
 
@@ -154,5 +173,7 @@ export function loadAgentConfig(raw: Raw): Readonly<AgentConfig> {
     flushTimeoutMs,
     fakeStdin: fakeStdin as boolean,
     ipcSocket: ipcSocket as string | null,
+    caFingerprint,
+    insecureDev: insecureDev as boolean,
   });
 }

@@ -7,6 +7,7 @@ import { AppError, formatError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { ENROLL_PATH, generateAgentKeyPair } from '../shared/protocol/agent-auth.js';
 import { AgentId } from '../shared/protocol/envelope.js';
+import { httpRequestJson } from './transport/http-json.js';
 
 /**
  * The agent's identity: the agent_id the collector assigned at enrollment and the Ed25519 private
@@ -24,6 +25,8 @@ export interface AgentIdentity {
    * collector gave none. Optional so identities built elsewhere (simulator) need not carry it.
    */
   offlineSecret?: Buffer | null;
+  /** Fingerprint of the collector CA pinned at enrollment (agent.json); null for an http enrollment. */
+  caFingerprint?: string | null;
 }
 
 /** File names inside the state dir: the public identity and the Ed25519 private key (PEM, 0600). */
@@ -33,7 +36,12 @@ export const KEY_FILE = 'agent.key';
 export const OFFLINE_SECRET_FILE = 'offline.key';
 
 const IdentityFile = Type.Object(
-  { agent_id: AgentId, collector_url: Type.String({ maxLength: 2048 }), seat_name: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])) },
+  {
+    agent_id: AgentId,
+    collector_url: Type.String({ maxLength: 2048 }),
+    seat_name: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])),
+    ca_fingerprint: Type.Optional(Type.Union([Type.Null(), Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })])),
+  },
   { additionalProperties: false },
 );
 const checkIdentityFile = Compile(IdentityFile);
@@ -117,6 +125,7 @@ export function loadIdentity(stateDir: string): AgentIdentity | null {
     seatName: value.seat_name ?? null,
     privateKey: key,
     offlineSecret: readOfflineSecret(stateDir),
+    caFingerprint: value.ca_fingerprint ?? null,
   };
 }
 
@@ -130,6 +139,8 @@ export interface EnrollOptions {
   /** PEM of the key to register; a new key pair is generated when absent. */
   privateKeyPem?: string;
   timeoutMs?: number;
+  /** The pinned collector CA (PEM) for an https URL; null/absent for http (insecure-dev). */
+  ca?: string | null;
 }
 
 /**
@@ -148,24 +159,21 @@ export async function enrollAgent(
     platform: opts.platform,
     ...(opts.seatName ? { seat_name: opts.seatName } : {}),
   };
-  let res: Response;
+  let res: { status: number; json: unknown };
   try {
-    res = await fetch(`${opts.collectorUrl}${ENROLL_PATH}`, {
+    res = await httpRequestJson(`${opts.collectorUrl}${ENROLL_PATH}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+      body,
+      ca: opts.ca ?? null,
+      timeoutMs: opts.timeoutMs ?? 15_000,
+      maxBytes: 16 * 1024,
     });
   } catch (err) {
     throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'collector unreachable'), { cause: err });
   }
-  let value: unknown = null;
-  try {
-    value = await res.json();
-  } catch {
-    // handled below: a non-JSON answer is "unexpected"
-  }
-  if (!res.ok) {
+  // A non-JSON answer is undefined here and counts as "unexpected" below.
+  const value: unknown = res.json;
+  if (res.status < 200 || res.status > 299) {
     const code = errorCodeOf(value);
     if (typeof code === 'string' && ERROR_CODES_FROM_COLLECTOR.has(code)) {
       throw new AppError(code as ErrorCode, undefined, { details: { status: res.status } });
@@ -203,6 +211,8 @@ export interface EnsureIdentityOptions {
   platform: 'linux' | 'windows' | 'fake';
   seatName: string | null;
   log: Logger;
+  /** The pinned collector CA for an https URL (agent/transport/ca-pin.ts); recorded in agent.json. */
+  ca?: { pem: string; fingerprint: string } | null;
 }
 
 /**
@@ -216,6 +226,11 @@ export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<Agent
   if (existing) {
     if (existing.collectorUrl !== opts.collectorUrl) {
       log.warn({ enrolled_with: existing.collectorUrl, collector_url: opts.collectorUrl }, 'agent enrolled with another collector URL; using the configured one');
+    }
+    if (opts.ca && existing.caFingerprint !== opts.ca.fingerprint) {
+      // An agent enrolled over http (insecure-dev) that now pins a CA: record it beside the identity.
+      writeIdentityFile(opts.stateDir, existing.agentId, existing.collectorUrl, existing.seatName, opts.ca.fingerprint);
+      existing.caFingerprint = opts.ca.fingerprint;
     }
     return existing;
   }
@@ -234,14 +249,12 @@ export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<Agent
     platform: opts.platform,
     seatName: opts.seatName,
     privateKeyPem: pem,
+    ca: opts.ca?.pem ?? null,
   });
   // The secret is written before agent.json: an identity on disk always has its secret next to it.
   if (enrolled.offlineSecret) writePrivate(join(opts.stateDir, OFFLINE_SECRET_FILE), `${enrolled.offlineSecret.toString('base64')}\n`);
   else log.warn({ agent_id: enrolled.agentId }, 'collector sent no offline secret; offline unlock codes will not work on this seat');
-  writePrivate(
-    join(opts.stateDir, IDENTITY_FILE),
-    `${JSON.stringify({ agent_id: enrolled.agentId, collector_url: opts.collectorUrl, seat_name: enrolled.seatName }, null, 2)}\n`,
-  );
+  writeIdentityFile(opts.stateDir, enrolled.agentId, opts.collectorUrl, enrolled.seatName, opts.ca?.fingerprint ?? null);
   log.info({ agent_id: enrolled.agentId, seat_name: enrolled.seatName }, 'agent enrolled');
   return {
     agentId: enrolled.agentId,
@@ -249,5 +262,11 @@ export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<Agent
     seatName: enrolled.seatName,
     privateKey: enrolled.privateKey,
     offlineSecret: enrolled.offlineSecret,
+    caFingerprint: opts.ca?.fingerprint ?? null,
   };
+}
+
+function writeIdentityFile(stateDir: string, agentId: string, collectorUrl: string, seatName: string | null, caFingerprint: string | null): void {
+  const value = { agent_id: agentId, collector_url: collectorUrl, seat_name: seatName, ...(caFingerprint ? { ca_fingerprint: caFingerprint } : {}) };
+  writePrivate(join(stateDir, IDENTITY_FILE), `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -2,10 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { webConsole } from './web/plugin.js';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Server as TlsServer } from 'node:tls';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { AppError, formatError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import { CLOSE_CODES } from '../shared/protocol/version.js';
+import type { AgentEvent } from '../shared/protocol/messages.js';
 import { createChannel, createDispatcher, type ChannelStats } from './alerts/channels/index.js';
 import { createAlertEngine, resolveAlertEngineConfig, type AlertEngine } from './alerts/index.js';
 import { createSignedChallengeAuthenticator } from './auth/agent-authenticator.js';
@@ -52,16 +54,25 @@ import { createSessionService } from './users/session-service.js';
 import { createUserService, type UserService } from './users/user-service.js';
 import { createAgentGateway } from './ws/agent-gateway.js';
 import { policyRoutes } from './http/routes/policy-routes.js';
+import { agentRevokeRoutes } from './http/routes/agent-revoke-routes.js';
 import { unlockRoutes } from './http/routes/unlock-routes.js';
 import { createOfflineCodeService, type OfflineCodeService } from './workflow/offline-code-service.js';
+import { createMaintenanceCodeService } from './workflow/maintenance-code-service.js';
+import { maintenanceRoutes } from './http/routes/maintenance-routes.js';
 import { loadOrCreateOfflineMasterKey, seatOfflineSecret } from './workflow/offline-master-key.js';
 import { createPolicyService, type PolicyService } from './workflow/policy-service.js';
 import { DEFAULT_UNLOCK_POLICY, type UnlockPolicy } from './workflow/unlock-machine.js';
 import { createUnlockService, type UnlockService } from './workflow/unlock-service.js';
 import { createWorkflowEventHandler } from './workflow/workflow-events.js';
+import { softwareRoutes } from './http/routes/software-routes.js';
+import { createSoftwareRequestRepo } from './store/software-request-repo.js';
+import { createSoftwareEventHandler } from './workflow/software-events.js';
+import { createSoftwareService, type SoftwareService } from './workflow/software-service.js';
+import type { SoftwarePolicyBounds } from './workflow/software-case.js';
 import { acquireDataDirLock } from './backup/data-dir-lock.js';
 import { createBackupScheduler, type BackupScheduleOptions } from './backup/scheduler.js';
 import type { BackupResult } from './backup/backup.js';
+import { checkTlsNames, resolveTlsMaterial, type TlsMaterial } from './tls/tls-material.js';
 
 /** File name of the collector database inside the data dir. */
 export const DB_FILE = 'collector.db';
@@ -75,6 +86,8 @@ export type CollectorOptions = {
   live?: Partial<SseHubOptions>;
   /** Unlock workflow tunables: policy bounds (default DEFAULT_UNLOCK_POLICY) and the expiry/lapse sweep (default 5 s). */
   unlock?: { policy?: Partial<UnlockPolicy>; sweepIntervalMs?: number };
+  /** Software request bounds (docs/software-requests.md); default DEFAULT_SOFTWARE_POLICY_BOUNDS. */
+  software?: { bounds?: Partial<SoftwarePolicyBounds> };
   /** Scheduled online backups (docs/operations.md); default off. */
   backup?: BackupScheduleOptions;
 } & Partial<
@@ -82,8 +95,14 @@ export type CollectorOptions = {
 >;
 
 export interface Collector {
-  /** Listens; resolves with the base URL, e.g. 'http://127.0.0.1:PORT'. */
-  start(): Promise<{ url: string }>;
+  /**
+   * Loads (or on first start creates) the TLS material, listens; resolves with the base URL,
+   * e.g. 'https://127.0.0.1:PORT' ('http://…' with insecureDev) and the CA fingerprint agents pin
+   * (`sha256:<hex>`, null with insecureDev).
+   */
+  start(): Promise<{ url: string; caFingerprint: string | null }>;
+  /** The CA agents pin; null with insecureDev, and until start() has loaded it. */
+  readonly tls: { caPem: string; caFingerprint: string } | null;
   /** Graceful: refuse new agents, commit and ack what is pending, close sockets (4503), close the DB. */
   stop(): Promise<void>;
   /** Creates a single-use enrollment token (default TTL 24 h); returns the plaintext. */
@@ -110,7 +129,7 @@ export interface Collector {
   /** Delivery counters per configured alert channel (docs/alert-channels.md). */
   alertChannelStats(): Record<string, ChannelStats>;
   /** The USB unlock workflow, offline codes and the USB policy (docs/unlock-workflow.md). */
-  readonly workflow: { readonly unlock: UnlockService; readonly offline: OfflineCodeService; readonly policy: PolicyService };
+  readonly workflow: { readonly unlock: UnlockService; readonly offline: OfflineCodeService; readonly policy: PolicyService; readonly software: SoftwareService };
 }
 
 /** Default interval of the unlock sweep (collector-side expiry bookkeeping, lapsing undecided requests). */
@@ -128,8 +147,9 @@ type State = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
  * `dataDir`, makes sure an API token exists, and wires HTTP API, enrollment and agent gateway.
  */
 export function createCollector(opts: CollectorOptions): Collector {
-  const { log: givenLog, clock: givenClock, security: givenSecurity, live: liveOptions, unlock: unlockOptions, backup: backupOptions, ...configInput } = opts;
+  const { log: givenLog, clock: givenClock, security: givenSecurity, live: liveOptions, unlock: unlockOptions, backup: backupOptions, software: softwareOptions, ...configInput } = opts;
   const config = loadCollectorConfig(configInput);
+  checkTlsNames(config.tls?.names ?? []);
   const log = (givenLog ?? silentLogger()).child({ component: 'collector' });
   const clock = givenClock ?? systemClock;
   const startedAt = clock.monotonic();
@@ -234,10 +254,24 @@ export function createCollector(opts: CollectorOptions): Collector {
     }),
   );
   const alertLive = createAlertLive({ bus: live, store, next: dispatcher });
-  const alerts = createAlertEngine({ db: store.db, clock, log, dispatcher: alertLive.sink, config: alertEngineConfig });
+  const alerts = createAlertEngine({
+    db: store.db,
+    clock,
+    log,
+    dispatcher: alertLive.sink,
+    config: alertEngineConfig,
+    // Called only while evaluating events, after `software` below exists.
+    approvedSoftware: (agentId, pkg) => software.approves(agentId, pkg),
+    // Called only while evaluating events, after every service below exists.
+    maintenanceCodeFlag: (agentId, event) => maintenanceCodes.flagOf(agentId, event as AgentEvent),
+  });
   alertLive.attach(alerts);
-  // After each ingest commit (and its acks): evaluate the new events. Synchronous, never throws,
-  // never waits on delivery, so a dead channel cannot slow ingest.
+  // Inside each ingest transaction: evaluate the new events, so one fsync covers events and alerts
+  // (docs/alerts.md). After the commit (and its acks): deliver, and publish to the live console.
+  // Synchronous, never throws, never waits on delivery, so a dead channel cannot slow ingest.
+  queue.onTransaction((events) =>
+    alerts.evaluateInTransaction(events.map((e) => ({ id: e.eventId, agent_id: e.agentId, seq: e.msg.seq, type: e.msg.type, ts: e.msg.ts, body: e.msg.body, received_at: e.receivedAt }))),
+  );
   queue.onCommit((events) => alertLive.committed(events));
   const statsRepo = createStatsRepo(store.db);
   const reportRepo = createReportRepo(store.db);
@@ -267,6 +301,23 @@ export function createCollector(opts: CollectorOptions): Collector {
   const workflowEvents = createWorkflowEventHandler({ store, audit, unlock, offline, policy: usbPolicy, log });
   // Workflow reports (unlock.requested, grant.*, offline.unlock_used, policy.applied) drive the cases once committed.
   queue.onCommit((events) => workflowEvents.handle(events));
+  // Agent self-protection: maintenance codes, and the seats' reports of using them (docs/self-protection.md).
+  const maintenanceCodes = createMaintenanceCodeService({ store, audit, clock, log, seatSecret: (agentId) => seatOfflineSecret(offlineMasterKey, agentId) });
+  queue.onCommit((events) => maintenanceCodes.onCommitted(events));
+  // Software install requests (docs/software-requests.md): same machine as unlocks; approvals reach the seat in its sensor.config.
+  const software = createSoftwareService({
+    store,
+    repo: createSoftwareRequestRepo(store.db),
+    audit,
+    clock,
+    log,
+    unlockPolicy: unlock.policy,
+    ...(softwareOptions?.bounds ? { bounds: softwareOptions.bounds } : {}),
+    pushConfig: (agentId) => sensorConfig.pushTo(agentId),
+    live,
+  });
+  const softwareEvents = createSoftwareEventHandler({ store, software, log });
+  queue.onCommit((events) => softwareEvents.handle(events));
   let unlockTimer: NodeJS.Timeout | undefined;
   const sensorConfig = createSensorConfigService({
     repo: createSensorConfigRepo(store.db),
@@ -275,13 +326,16 @@ export function createCollector(opts: CollectorOptions): Collector {
     channel: gateway,
     clock,
     log,
+    seatAllowRules: (agentId) => software.allowRules(agentId),
   });
+  let tlsMaterial: TlsMaterial | null = null;
   const http = buildHttpApp({
     log,
+    https: !config.insecureDev,
     authenticator: createApiAuthenticator({ store, clock, sessions }),
     publicRoutes: [
       healthRoutes({ store, clock, version: COLLECTOR_VERSION, startedAt, agentsConnected: () => gateway.connectedCount() }),
-      agentRoutes({ enrollment: auditedEnrollment, challenges }),
+      agentRoutes({ enrollment: auditedEnrollment, challenges, caPem: () => tlsMaterial?.caPem ?? null }),
       loginRoute({ login, clock }),
       openApiRoutes,
       webConsole(),
@@ -300,8 +354,11 @@ export function createCollector(opts: CollectorOptions): Collector {
       streamRoutes({ hub: sse }),
       exportRoutes({ reports: reportRepo, devices: store.devices, audit, clock }),
       reportRoutes({ reports: reportRepo, audit, clock }),
-      unlockRoutes({ unlock, offline }),
+      unlockRoutes({ unlock, offline, users: store.users }),
+      softwareRoutes({ software }),
       policyRoutes({ policy: usbPolicy }),
+      maintenanceRoutes({ codes: maintenanceCodes }),
+      agentRevokeRoutes({ store, audit, clock, gateway }),
     ],
   });
   // Registered before fastify loads the route plugins (at ready), so it sees every route.
@@ -359,6 +416,13 @@ export function createCollector(opts: CollectorOptions): Collector {
     async start() {
       if (state !== 'created') throw new AppError('COLLECTOR_ERR_STATE', formatError('COLLECTOR_ERR_STATE', 'start', state));
       state = 'starting';
+      if (config.insecureDev) {
+        log.warn({ insecure_dev: true }, 'insecure-dev: agent traffic and console sessions are unencrypted');
+      } else {
+        // Before anything else starts: a collector without usable TLS material must not run at all.
+        tlsMaterial = await resolveTlsMaterial({ dataDir: config.dataDir, ...(config.tls ? { tls: config.tls } : {}), log });
+        (http.server as unknown as TlsServer).setSecureContext({ cert: tlsMaterial.certPem, key: tlsMaterial.keyPem });
+      }
       store.agents.resetOnline();
       gateway.start();
       backups?.start();
@@ -382,6 +446,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       const sweepUnlocks = () => {
         try {
           unlock.sweep();
+          software.sweep();
         } catch (err) {
           log.error({ err }, 'unlock sweep failed');
         }
@@ -389,6 +454,7 @@ export function createCollector(opts: CollectorOptions): Collector {
       try {
         // Workflow events committed but not applied before a crash, then grants that expired while down.
         workflowEvents.recover();
+        softwareEvents.recover();
       } catch (err) {
         log.error({ err }, 'workflow event recovery failed');
       }
@@ -400,13 +466,20 @@ export function createCollector(opts: CollectorOptions): Collector {
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.port;
       const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
-      const url = `http://${host}:${port}`;
-      log.info({ url, api_token_file: apiTokenInfo.file, version: COLLECTOR_VERSION }, 'collector listening');
-      return { url };
+      const url = `${config.insecureDev ? 'http' : 'https'}://${host}:${port}`;
+      const caFingerprint = tlsMaterial?.caFingerprint ?? null;
+      log.info(
+        { url, api_token_file: apiTokenInfo.file, version: COLLECTOR_VERSION, ca_fingerprint: caFingerprint, ca_file: tlsMaterial?.caFile ?? null },
+        'collector listening',
+      );
+      return { url, caFingerprint };
     },
     stop() {
       stopping ??= doStop();
       return stopping;
+    },
+    get tls() {
+      return tlsMaterial && { caPem: tlsMaterial.caPem, caFingerprint: tlsMaterial.caFingerprint };
     },
     createEnrollmentToken: (o) => auditedEnrollment.createToken(o),
     apiToken: apiTokenInfo.token ?? '',
@@ -422,7 +495,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     routes: routeCatalog,
     alerts,
     alertChannelStats: () => dispatcher.stats(),
-    workflow: { unlock, offline, policy: usbPolicy },
+    workflow: { unlock, offline, policy: usbPolicy, software },
     live,
   };
 }

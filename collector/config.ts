@@ -54,6 +54,17 @@ export const AlertsConfigSchema = Type.Object(
 );
 export type AlertsConfig = Static<typeof AlertsConfigSchema>;
 
+export const TlsConfigSchema = Type.Object(
+  {
+    certFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    keyFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    caFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    names: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type TlsConfig = Static<typeof TlsConfigSchema>;
+
 /**
  * Collector settings. Every option has a documented default; tests shrink the intervals.
  * SECURITY: the default `host` is loopback; listening on other interfaces is an explicit choice.
@@ -90,6 +101,18 @@ export const CollectorConfigSchema = Type.Object(
     maxBufferedBytes: Type.Integer({ minimum: 1_024, maximum: 1_073_741_824 }),
     /** Alert channels and engine tunables. Default: no channels, engine defaults. */
     alerts: Type.Optional(AlertsConfigSchema),
+    /**
+     * Plain http/ws instead of HTTPS/WSS. Default false. SECURITY: agent traffic, enrollment tokens
+     * and console sessions then cross the network unencrypted and unauthenticated; development only.
+     */
+    insecureDev: Type.Boolean(),
+    /**
+     * TLS material (docs/security-model.md § Transport). Default: a CA and server certificate
+     * generated under DATA/tls/. certFile + keyFile use a configured certificate instead; caFile is
+     * the CA agents pin (default the top of certFile's chain); names are extra DNS names or IP
+     * addresses for the generated certificate.
+     */
+    tls: Type.Optional(TlsConfigSchema),
   },
   { additionalProperties: false },
 );
@@ -110,6 +133,7 @@ export const COLLECTOR_DEFAULTS: Omit<CollectorConfig, 'dataDir'> = Object.freez
   maxConnections: 20_000,
   maxMessagesPerSecond: 5_000,
   maxBufferedBytes: 8 * 1024 * 1024,
+  insecureDev: false,
 });
 
 const check = Compile(CollectorConfigSchema);
@@ -187,6 +211,7 @@ export function loadCollectorConfig(input: Partial<Record<keyof CollectorConfig,
   for (const [k, v] of Object.entries(input)) if (v !== undefined) merged[k] = v;
   // A private copy: freezing must not reach into the caller's objects.
   if (typeof merged.alerts === 'object' && merged.alerts !== null) merged.alerts = structuredClone(merged.alerts);
+  if (typeof merged.tls === 'object' && merged.tls !== null) merged.tls = structuredClone(merged.tls);
   if (!check.Check(merged)) {
     const problems = check.Errors(merged)
       .filter((e) => e.instancePath !== '/alerts' && !e.instancePath.startsWith('/alerts/'))

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
@@ -12,6 +12,9 @@ import { createEnrollmentService } from './enrollment/enrollment-service.js';
 import { openStore } from './store/store.js';
 import { createAuditLog } from './audit/audit-log.js';
 import { hashSecret } from './auth/hash-secret.js';
+import { hostname as osHostname } from 'node:os';
+import { caFingerprintOfPem } from '../shared/ca-fingerprint.js';
+import { CA_CERT_FILE, ensureGeneratedTls, pemCertificates, TLS_DIR } from './tls/tls-material.js';
 
 interface CollectorCliOptions {
   data: string;
@@ -19,7 +22,14 @@ interface CollectorCliOptions {
   logLevel: string;
   alertsConfig?: string;
   backupDir?: string;
+  insecureDev?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsName?: string[];
 }
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Reads `--alerts-config FILE` (JSON: channels, engine, dispatcher). Its content is never logged. */
 function readAlertsConfig(file: string): { alerts: AlertsConfig; othersCanRead: boolean } {
@@ -40,6 +50,24 @@ interface TokenCreateOptions {
   ttl?: string;
   department?: string;
   seatPattern?: string;
+  collectorUrl?: string;
+  tlsCa?: string;
+}
+
+/**
+ * The fingerprint agents should pin for the collector on `dataDir`: --tls-ca when the collector
+ * serves a configured certificate, else DATA/tls/ca.pem (created now when the collector has not
+ * run yet; the collector reuses it).
+ */
+async function pinnedFingerprint(dataDir: string, tlsCa: string | undefined): Promise<string> {
+  if (tlsCa) {
+    const pem = pemCertificates(readFileSync(tlsCa, 'utf8'))[0];
+    if (!pem) throw new AppError('CLI_ERR_USAGE', `--tls-ca ${tlsCa} holds no PEM certificate`);
+    return caFingerprintOfPem(pem);
+  }
+  const caFile = join(dataDir, TLS_DIR, CA_CERT_FILE);
+  if (existsSync(caFile)) return caFingerprintOfPem(readFileSync(caFile, 'utf8'));
+  return (await ensureGeneratedTls({ dataDir })).caFingerprint;
 }
 
 function failUsage(cmd: Command, err: unknown): never {
@@ -61,11 +89,19 @@ export function registerCollectorCommand(program: Command): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
     .option('--alerts-config <file>', 'JSON file with alert channels and engine settings (holds secrets: keep it 0600)')
     .option('--backup-dir <dir>', 'take an online backup into DIR every 24 h, keeping the newest 14 (docs/operations.md)')
+    .option('--tls-cert <file>', 'serve this PEM certificate chain (leaf first) instead of the one generated in DATA/tls')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .option('--tls-ca <file>', 'the CA agents pin (PEM); default the top certificate of --tls-cert')
+    .option('--tls-name <name>', 'extra DNS name or IP address for the generated server certificate (repeatable)', collect)
+    .option('--insecure-dev', 'serve plain http/ws: no encryption, no server authentication (development only)')
     .action(async (opts: CollectorCliOptions, cmd: Command) => {
       let listen: { host: string; port: number };
       let level: ReturnType<typeof parseLogLevel>;
       let alertsFile: ReturnType<typeof readAlertsConfig> | undefined;
       try {
+        if (opts.insecureDev && (opts.tlsCert || opts.tlsKey || opts.tlsCa || opts.tlsName)) throw new AppError('CLI_ERR_USAGE', '--insecure-dev cannot be combined with --tls-* options');
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new AppError('CLI_ERR_USAGE', '--tls-cert and --tls-key go together');
+        if (opts.tlsCa && !opts.tlsCert) throw new AppError('CLI_ERR_USAGE', '--tls-ca needs --tls-cert and --tls-key');
         listen = parseListen(opts.listen);
         level = parseLogLevel(opts.logLevel);
         if (opts.alertsConfig !== undefined) alertsFile = readAlertsConfig(opts.alertsConfig);
@@ -84,8 +120,29 @@ export function registerCollectorCommand(program: Command): Command {
       });
       let collector: ReturnType<typeof createCollector>;
       try {
-        collector = createCollector({ dataDir: opts.data, host: listen.host, port: listen.port, log, ...(alertsFile ? { alerts: alertsFile.alerts } : {}), ...(opts.backupDir ? { backup: { dir: opts.backupDir } } : {}) });
-        await collector.start();
+        const tls = {
+          ...(opts.tlsCert ? { certFile: opts.tlsCert } : {}),
+          ...(opts.tlsKey ? { keyFile: opts.tlsKey } : {}),
+          ...(opts.tlsCa ? { caFile: opts.tlsCa } : {}),
+          ...(opts.tlsName ? { names: opts.tlsName } : {}),
+        };
+        collector = createCollector({
+          dataDir: opts.data,
+          host: listen.host,
+          port: listen.port,
+          log,
+          insecureDev: opts.insecureDev === true,
+          ...(opts.insecureDev ? {} : { tls }),
+          ...(alertsFile ? { alerts: alertsFile.alerts } : {}),
+          ...(opts.backupDir ? { backup: { dir: opts.backupDir } } : {}),
+        });
+        const started = await collector.start();
+        if (started.caFingerprint) {
+          log.info(
+            { ca_fingerprint: started.caFingerprint, ca_file: opts.tlsCa ?? (opts.tlsCert ? opts.tlsCert : join(opts.data, TLS_DIR, CA_CERT_FILE)) },
+            'agents pin this CA: seatguard agent --ca-fingerprint <ca_fingerprint>; browsers can import ca_file',
+          );
+        }
       } catch (err) {
         log.fatal({ err }, 'collector failed to start');
         process.exit(1);
@@ -122,7 +179,10 @@ export function registerTokenCommand(program: Command): Command {
     .option('--ttl <duration>', 'lifetime, e.g. 30m, 24h, 7d', '24h')
     .option('--department <name>', 'department recorded on the enrolled seat')
     .option('--seat-pattern <glob>', 'seat names allowed to enroll, e.g. CC-LYON-*')
-    .action((opts: TokenCreateOptions, cmd: Command) => {
+    .option('--collector-url <url>', 'collector URL to put in the printed agent command line', `https://${osHostname()}:8443`)
+    .option('--tls-ca <file>', 'the CA the collector was given with --tls-ca (default DATA/tls/ca.pem)')
+    .addHelpText('after', '\nThe token alone goes to stdout; the CA fingerprint and a ready-to-paste agent command go to stderr.')
+    .action(async (opts: TokenCreateOptions, cmd: Command) => {
       let ttlMs: number;
       try {
         ttlMs = parseDuration(opts.ttl ?? '24h');
@@ -152,6 +212,15 @@ export function registerTokenCommand(program: Command): Command {
           return t;
         });
         process.stdout.write(`${value}\n`);
+        const url = (opts.collectorUrl ?? `https://${osHostname()}:8443`).replace(/\/+$/, '');
+        if (url.startsWith('http://')) {
+          process.stderr.write(`\nOn the seat (insecure-dev, unencrypted):\n  SEATGUARD_ENROLL_TOKEN=${value} seatguard agent --collector ${url} --insecure-dev --state /var/lib/seatguard-agent\n`);
+        } else {
+          const fp = await pinnedFingerprint(opts.data, opts.tlsCa);
+          process.stderr.write(
+            `\nCollector CA fingerprint: ${fp}\nOn the seat:\n  SEATGUARD_ENROLL_TOKEN=${value} seatguard agent --collector ${url} --ca-fingerprint ${fp} --state /var/lib/seatguard-agent\n`,
+          );
+        }
       } catch (err) {
         failUsage(cmd, err);
       } finally {

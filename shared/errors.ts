@@ -50,6 +50,8 @@ export const ERRORS = {
   OUTBOX_ERR_OPEN: 'Could not open the outbox at %s',
   AGENT_ERR_IDENTITY: 'Agent identity in %s is missing or damaged: %s',
   AGENT_ERR_ENROLL: 'Enrollment with the collector failed: %s',
+  AGENT_ERR_CA_PIN: 'Collector CA %s does not match the pinned fingerprint %s',
+  TLS_ERR_MATERIAL: 'TLS material %s is unusable: %s',
   FAKE_ERR_SCRIPT: 'Invalid fake platform command: %s',
 
   // --- alert delivery channels (collector/alerts/channels) ---
@@ -117,6 +119,10 @@ export const ERRORS = {
   UNLOCK_ERR_DEVICE: 'The device is not identified precisely enough for a grant: %s',
   UNLOCK_ERR_SEAT: 'Seat %s is unknown or revoked',
   UNLOCK_ERR_CONFLICT: 'Unlock request %s was changed concurrently; reload and retry',
+  SOFTWARE_ERR_NOT_FOUND: 'Software request %s not found',
+  SOFTWARE_ERR_TARGET: 'Invalid software to approve: %s',
+  SOFTWARE_ERR_DURATION: 'Software approval duration is outside the policy bounds: %s',
+  SOFTWARE_ERR_CONFLICT: 'Software request %s was changed concurrently; reload and retry',
   OFFLINE_ERR_CHALLENGE: 'Invalid offline unlock challenge: %s',
   OFFLINE_ERR_MINUTES: 'Offline unlock minutes outside the policy bounds: %s',
   OFFLINE_ERR_KEY: 'Offline master key problem: %s',
@@ -134,6 +140,17 @@ export const ERRORS = {
   IPC_ERR_INTERNAL: 'The agent could not process the local request',
   OFFLINE_ERR_CODE: 'The unlock code does not answer a pending challenge of this seat',
   OFFLINE_ERR_NO_SECRET: 'This seat has no offline unlock secret: %s',
+
+  // --- agent self-protection (engineer H5): maintenance codes, install/uninstall, integrity ---
+  MAINT_ERR_CODE: 'The maintenance code is not valid on this seat for %s: %s',
+  MAINT_ERR_USED: 'The maintenance code %s was already used on this seat',
+  MAINT_ERR_NO_SECRET: 'This seat cannot check maintenance codes: %s',
+  MAINT_ERR_SEAT: 'Seat %s is unknown or revoked',
+  MAINT_ERR_TTL: 'Maintenance code lifetime outside the bounds: %s',
+  INSTALL_ERR_ROOT: 'Cannot install into %s: %s',
+  INSTALL_ERR_WRITE: 'Could not write %s: %s',
+  INSTALL_ERR_COMMAND: 'Command %s failed: %s',
+  INTEGRITY_ERR_BASELINE: 'The integrity baseline %s could not be read or written: %s',
 
   // --- sensor configuration (engineer S): sensor.config, /api/v1/sensor-config ---
   SENSOR_ERR_CONFIG: 'Invalid sensor configuration: %s',

@@ -16,7 +16,22 @@ export const IPC_MAX_DURATION_MS = 7 * 24 * 3_600_000;
 
 const OsUser = Type.String({ minLength: 1, maxLength: 64 });
 
+/** Ask for a software install (sent to the collector as software.requested; docs/software-requests.md). */
+export const IpcSoftwareRequest = Type.Object(
+  {
+    v: Type.Literal(IPC_VERSION),
+    op: Type.Literal('software_request'),
+    package: Type.String({ minLength: 1, maxLength: 128 }),
+    versions: Type.Union([Type.Null(), Type.String({ minLength: 1, maxLength: 128 })]),
+    reason: Type.String({ minLength: 1, maxLength: 1024 }),
+    os_user: OsUser,
+  },
+  { additionalProperties: false },
+);
+export type IpcSoftwareRequest = Static<typeof IpcSoftwareRequest>;
+
 export const IpcRequest = Type.Union([
+  IpcSoftwareRequest,
   Type.Object({ v: Type.Literal(IPC_VERSION), op: Type.Literal('list') }, { additionalProperties: false }),
   Type.Object(
     {
@@ -35,8 +50,20 @@ export const IpcRequest = Type.Union([
     { v: Type.Literal(IPC_VERSION), op: Type.Literal('unlock_code'), code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9 -]+$' }), os_user: OsUser },
     { additionalProperties: false },
   ),
+  // Self-protection (agent/selfprotect): stop, uninstall or upgrade with a collector-issued maintenance code.
+  Type.Object(
+    {
+      v: Type.Literal(IPC_VERSION),
+      op: Type.Literal('maintenance'),
+      purpose: Type.Union([Type.Literal('stop'), Type.Literal('uninstall'), Type.Literal('upgrade')]),
+      code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9 -]+$' }),
+      os_user: OsUser,
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type IpcRequest = Static<typeof IpcRequest>;
+
 
 export const IpcDevice = Type.Object(
   {
@@ -57,7 +84,13 @@ export type IpcDevice = Static<typeof IpcDevice>;
 
 const ErrorCode = Type.String({ pattern: '^[A-Z][A-Z0-9]*_ERR_[A-Z0-9_]+$', maxLength: 64 });
 
+export const IpcSoftwareResponse = Type.Object(
+  { ok: Type.Literal(true), op: Type.Literal('software_request'), request_ref: Type.String({ maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
 export const IpcResponse = Type.Union([
+  IpcSoftwareResponse,
   Type.Object({ ok: Type.Literal(true), op: Type.Literal('list'), devices: Type.Array(IpcDevice, { maxItems: 64 }) }, { additionalProperties: false }),
   Type.Object({ ok: Type.Literal(true), op: Type.Literal('request'), request_ref: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
   Type.Object(
@@ -66,6 +99,15 @@ export const IpcResponse = Type.Union([
   ),
   Type.Object(
     { ok: Type.Literal(true), op: Type.Literal('unlock_code'), grant_id: Type.String({ maxLength: 64 }), minutes: Type.Integer({ minimum: 1 }), port: PortPath },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      ok: Type.Literal(true),
+      op: Type.Literal('maintenance'),
+      purpose: Type.Union([Type.Literal('stop'), Type.Literal('uninstall'), Type.Literal('upgrade')]),
+      code_id: Type.String({ pattern: '^mc_[0-9a-f]{16}$' }),
+    },
     { additionalProperties: false },
   ),
   Type.Object({ ok: Type.Literal(false), code: ErrorCode, message: Type.String({ maxLength: 512 }) }, { additionalProperties: false }),
@@ -87,7 +129,7 @@ export function decodeIpcRequest(line: string): { ok: true; req: IpcRequest } | 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, detail: 'not a JSON object' };
   if (checkRequest.Check(value)) return { ok: true, req: value };
   const op = (value as Record<string, unknown>).op;
-  const known = typeof op === 'string' && ['list', 'request', 'offline_challenge', 'unlock_code'].includes(op);
+  const known = typeof op === 'string' && ['list', 'request', 'offline_challenge', 'unlock_code', 'maintenance', 'software_request'].includes(op);
   return { ok: false, detail: known ? `invalid fields for ${op}` : 'unknown operation' };
 }
 

@@ -24,7 +24,7 @@ export interface IpcServerOptions {
   requestTimeoutMs?: number;
   /** Requests of any kind: burst, then one per refillMs. Default 20 / 3 000 ms. */
   requests?: { burst: number; refillMs: number };
-  /** unlock_code attempts: burst, then one per refillMs. Default 5 / 60 000 ms. */
+  /** unlock_code and maintenance attempts: burst, then one per refillMs. Default 5 / 60 000 ms. */
   codeAttempts?: { burst: number; refillMs: number };
 }
 
@@ -79,9 +79,11 @@ export function createIpcServer(opts: IpcServerOptions): IpcServer {
       return;
     }
     const req = decoded.req;
-    const bucket = req.op === 'unlock_code' ? codes : requests;
-    if (!requests.take() || (req.op === 'unlock_code' && !bucket.take())) {
-      const wait = Math.max(requests.retryAfterMs(), req.op === 'unlock_code' ? codes.retryAfterMs() : 0);
+    // Code attempts (offline unlock and maintenance codes) share the strict bucket: both are guessable secrets.
+    const isCode = req.op === 'unlock_code' || req.op === 'maintenance';
+    const bucket = isCode ? codes : requests;
+    if (!requests.take() || (isCode && !bucket.take())) {
+      const wait = Math.max(requests.retryAfterMs(), isCode ? codes.retryAfterMs() : 0);
       log.warn({ op: req.op }, 'local request rate limited');
       reply(sock, errorResponse('IPC_ERR_RATE', formatError('IPC_ERR_RATE', Math.max(1, Math.ceil(wait / 1000)))));
       return;

@@ -127,3 +127,43 @@ export async function runUnlockCode(opts: { socketPath: string; code: string; os
   if (res.ok && res.op === 'unlock_code') io.out(`Unlocked the device on ${res.port} for ${res.minutes} min (grant ${res.grant_id}).`);
   return SEAT_EXIT.ok;
 }
+
+export interface RequestSoftwareOptions {
+  socketPath: string;
+  package?: string;
+  /** Debian-style version range, e.g. ">= 7.4"; absent = any version. */
+  version?: string;
+  reason?: string;
+  /** Default: the OS account this CLI runs as. */
+  osUser?: string;
+}
+
+/** `request-software --package NAME [--version RANGE] --reason TEXT`: asks for approval to install a package. */
+export async function runRequestSoftware(opts: RequestSoftwareOptions, io: SeatCliIo): Promise<number> {
+  const pkg = opts.package?.trim() ?? '';
+  if (pkg.length === 0 || pkg.length > 128) {
+    io.err('CLI_ERR_USAGE: --package NAME is required (the exact package name, at most 128 characters)');
+    return SEAT_EXIT.usage;
+  }
+  const reason = opts.reason?.trim() ?? '';
+  if (reason.length < 2) {
+    io.err('CLI_ERR_USAGE: --reason TEXT is required (the work reason for the install)');
+    return SEAT_EXIT.usage;
+  }
+  const version = opts.version?.trim() ?? '';
+  if (version.length > 128) {
+    io.err('CLI_ERR_USAGE: --versions is at most 128 characters, e.g. ">= 7.4" or ">= 1.2, << 2"');
+    return SEAT_EXIT.usage;
+  }
+  const res = await call(
+    opts.socketPath,
+    { v: 1, op: 'software_request', package: pkg, versions: version === '' ? null : version, reason: reason.slice(0, 1024), os_user: opts.osUser ?? currentOsUser() },
+    io,
+  );
+  if (typeof res === 'number') return res;
+  if (res.ok && res.op === 'software_request') {
+    io.out(`Software request sent: ${sanitizeText(pkg, 128)} (${res.request_ref})`);
+    io.out('It needs approval by someone other than you; once approved, the package is allowed on this seat.');
+  }
+  return SEAT_EXIT.ok;
+}

@@ -103,6 +103,21 @@ export function createSeatService(deps: SeatServiceDeps): (req: IpcRequest) => P
     return { ok: true, op: 'request', request_ref: ref };
   }
 
+  async function softwareRequest(req: Extract<IpcRequest, { op: 'software_request' }>): Promise<IpcResponse> {
+    const reason = sanitizeText(req.reason, 1024);
+    if ([...reason].length < 2) return fail('IPC_ERR_BAD_REQUEST', formatError('IPC_ERR_BAD_REQUEST', 'a work reason is required'));
+    // The collector checks the name too (exact, no globs); refusing here gives the seat user the answer at once.
+    const pkg = sanitizeText(req.package, 128);
+    if (pkg.length === 0 || pkg !== req.package || /[*?[\]{}\\]/.test(pkg)) {
+      return fail('IPC_ERR_BAD_REQUEST', formatError('IPC_ERR_BAD_REQUEST', 'give the exact package name (no * ? [ ] { } or control characters)'));
+    }
+    const versions = req.versions === null ? null : sanitizeText(req.versions, 128) || null;
+    const ref = newId('rq');
+    deps.emit('software.requested', { request_ref: ref, package: pkg, versions, reason, os_user: sanitizeOptional(req.os_user, 64) });
+    log.info({ request_ref: ref, package: pkg }, 'software install requested at the seat');
+    return { ok: true, op: 'software_request', request_ref: ref };
+  }
+
   async function challenge(req: Extract<IpcRequest, { op: 'offline_challenge' }>): Promise<IpcResponse> {
     const d = await blockedDevice(req.port);
     if ('ok' in d) return d;
@@ -145,6 +160,11 @@ export function createSeatService(deps: SeatServiceDeps): (req: IpcRequest) => P
         return challenge(req);
       case 'unlock_code':
         return redeem(req);
+      case 'software_request':
+        return softwareRequest(req);
+      default:
+        // Other operations (maintenance) are answered by their own handlers before this one.
+        return fail('IPC_ERR_BAD_REQUEST', formatError('IPC_ERR_BAD_REQUEST', `operation ${req.op} is not handled here`));
     }
   };
 }

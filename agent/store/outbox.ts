@@ -7,6 +7,7 @@ import { AppError, formatError } from '../../shared/errors.js';
 import { validateOutgoing } from '../../shared/protocol/decode.js';
 import { newMessageId } from '../../shared/protocol/encode.js';
 import type { AgentEventType, EventBody } from '../../shared/protocol/messages.js';
+import type { OutboxDropReason } from '../../shared/protocol/outbox-messages.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol/version.js';
 
 /**
@@ -63,6 +64,13 @@ export interface Outbox {
   dropped(): DroppedSummary | null;
   /** Forgets the dropped summary once it has been reported. */
   clearDropped(): void;
+  /**
+   * Turns the dropped summary into `outbox.dropped` events (one per reason) and clears it, in one
+   * transaction, so every drop is reported exactly once even across a crash. Does nothing (returns
+   * []) when nothing was dropped, or while an earlier report is still queued: the summary keeps
+   * accumulating instead, so a seat that stays offline and full cannot fill its queue with reports.
+   */
+  reportDropped(): OutboxEntry[];
   /** Calls `fn` after each append (the transport sends promptly). Returns an unsubscribe function. */
   onAppend(fn: (entry: OutboxEntry) => void): () => void;
   close(): void;
@@ -72,7 +80,20 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, frame TEXT NOT NULL) STRICT;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', 0);
-CREATE TABLE IF NOT EXISTS dropped (type TEXT PRIMARY KEY, n INTEGER NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS dropped_by_reason (
+  reason TEXT NOT NULL, type TEXT NOT NULL, n INTEGER NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL,
+  PRIMARY KEY (reason, type)
+) STRICT;
+`;
+
+/**
+ * The first summary table had no reason column. Its rows move to the new table once; 'max_events'
+ * is a guess for them (the old code did not record which bound fired), the counts are exact.
+ */
+const MIGRATE_DROPPED = `
+INSERT INTO dropped_by_reason (reason, type, n, from_seq, to_seq) SELECT 'max_events', type, n, from_seq, to_seq FROM dropped WHERE true
+  ON CONFLICT (reason, type) DO UPDATE SET n = n + excluded.n, from_seq = min(from_seq, excluded.from_seq), to_seq = max(to_seq, excluded.to_seq);
+DROP TABLE dropped;
 `;
 
 /** Opens (creating if needed) the outbox. Throws AppError OUTBOX_ERR_OPEN. */
@@ -92,6 +113,8 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     // Outboxes from before the bounds have no append time; their rows count as appended now.
     const cols = db.prepare<[], { name: string }>('PRAGMA table_info(outbox)').all();
     if (!cols.some((c) => c.name === 'created_ms')) db.exec('ALTER TABLE outbox ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0');
+    const oldDropped = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dropped'").get();
+    if (oldDropped) db.transaction(() => db.exec(MIGRATE_DROPPED))();
     if (opts.path !== ':memory:') chmodSync(opts.path, 0o600);
   } catch (err) {
     throw new AppError('OUTBOX_ERR_OPEN', formatError('OUTBOX_ERR_OPEN', opts.path), { cause: err });
@@ -106,12 +129,16 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   const oldestLow = db.prepare<[number, number], { seq: number; type: string }>(
     `SELECT seq, type FROM outbox WHERE type IN (${lowTypes}) AND created_ms < ? ORDER BY seq LIMIT ?`,
   );
-  const noteDropped = db.prepare<[string, number, number, number]>(
-    `INSERT INTO dropped (type, n, from_seq, to_seq) VALUES (?, ?, ?, ?)
-     ON CONFLICT (type) DO UPDATE SET n = n + excluded.n, from_seq = min(from_seq, excluded.from_seq), to_seq = max(to_seq, excluded.to_seq)`,
+  const noteDropped = db.prepare<[string, string, number, number, number]>(
+    `INSERT INTO dropped_by_reason (reason, type, n, from_seq, to_seq) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (reason, type) DO UPDATE SET n = n + excluded.n, from_seq = min(from_seq, excluded.from_seq), to_seq = max(to_seq, excluded.to_seq)`,
   );
-  const selectDropped = db.prepare<[], { type: string; n: number; from_seq: number; to_seq: number }>('SELECT type, n, from_seq, to_seq FROM dropped');
-  const clearDroppedStmt = db.prepare('DELETE FROM dropped');
+  const selectDropped = db.prepare<[], { reason: OutboxDropReason; type: string; n: number; from_seq: number; to_seq: number }>(
+    'SELECT reason, type, n, from_seq, to_seq FROM dropped_by_reason ORDER BY reason, type',
+  );
+  const clearDroppedStmt = db.prepare('DELETE FROM dropped_by_reason');
+  // Only consulted when there is something to report, which is rare: a table scan is fine.
+  const reportQueued = db.prepare("SELECT 1 FROM outbox WHERE type = 'outbox.dropped' LIMIT 1");
   const selectFrom = db.prepare<[number, number], { seq: number; id: string; type: string; frame: string }>(
     'SELECT seq, id, type, frame FROM outbox WHERE seq >= ? ORDER BY seq LIMIT ?',
   );
@@ -124,17 +151,18 @@ export function createOutbox(opts: OutboxOptions): Outbox {
   let agePrunedAt = -Infinity;
 
   /** Drops up to `limit` low-severity rows appended before `before`, oldest first, and notes them. */
-  function dropLow(before: number, limit: number): number {
+  function dropLow(before: number, limit: number, reason: OutboxDropReason): number {
     const rows = oldestLow.all(before, limit);
     for (const r of rows) {
       deleteOne.run(r.seq);
-      noteDropped.run(r.type, 1, r.seq, r.seq);
+      noteDropped.run(reason, r.type, 1, r.seq, r.seq);
     }
     size -= rows.length;
     return rows.length;
   }
 
-  const appendTx = db.transaction((id: string, type: string, frameOf: (seq: number) => string) => {
+  /** Assigns the next seq and inserts; callers run it inside a transaction. */
+  function appendRow(id: string, type: string, frameOf: (seq: number) => string, bounded = true): { seq: number; frame: string } {
     const seq = (getLast.get()?.value ?? 0) + 1;
     const frame = frameOf(seq);
     // The one place the queue grows, so the bounds live here, in the same transaction. When only
@@ -143,15 +171,61 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     insert.run(seq, id, type, frame, at);
     setLast.run(seq);
     size++;
-    if (size > maxEvents) dropLow(Number.MAX_SAFE_INTEGER, size - maxEvents);
+    if (!bounded) return { seq, frame };
+    if (size > maxEvents) dropLow(Number.MAX_SAFE_INTEGER, size - maxEvents, 'max_events');
     // Age pruning at most once a minute: it scans for old rows.
     const mono = clock.monotonic();
     if (mono - agePrunedAt >= 60_000) {
       agePrunedAt = mono;
-      dropLow(at - maxAgeMs, Number.MAX_SAFE_INTEGER);
+      dropLow(at - maxAgeMs, Number.MAX_SAFE_INTEGER, 'max_age');
     }
     return { seq, frame };
+  }
+  const appendTx = db.transaction(appendRow);
+
+  /** Builds the envelope of an event; `seq` is filled in by appendRow. */
+  function envelope(type: AgentEventType, body: unknown): { id: string; build: (seq: number) => { type: AgentEventType; seq: number } } {
+    const id = newMessageId();
+    const ts = new Date(clock.now()).toISOString();
+    return { id, build: (seq) => ({ v: PROTOCOL_VERSION, type, id, ts, seq, body }) };
+  }
+
+  const reportTx = db.transaction((): OutboxEntry[] => {
+    const rows = selectDropped.all();
+    if (rows.length === 0 || reportQueued.get()) return [];
+    clearDroppedStmt.run();
+    const byReason = new Map<OutboxDropReason, typeof rows>();
+    for (const r of rows) byReason.set(r.reason, [...(byReason.get(r.reason) ?? []), r]);
+    const out: OutboxEntry[] = [];
+    for (const [reason, group] of byReason) {
+      const body: EventBody<'outbox.dropped'> = {
+        counts: Object.fromEntries(group.map((r) => [r.type, r.n])),
+        from_seq: Math.min(...group.map((r) => r.from_seq)),
+        to_seq: Math.max(...group.map((r) => r.to_seq)),
+        reason,
+      };
+      const { id, build } = envelope('outbox.dropped', body);
+      const problem = validateOutgoing(build(1));
+      // Throwing rolls the clear back: the summary stays for a later attempt.
+      if (problem) throw new AppError('OUTBOX_ERR_INVALID', formatError('OUTBOX_ERR_INVALID', 'outbox.dropped', problem.slice(0, 200)));
+      // Unbounded: a report that displaced another event would need a report of its own. At most
+      // one report per reason is queued at a time, so this overshoots the bound by two at most.
+      const stored = appendRow(id, 'outbox.dropped', (seq) => JSON.stringify(build(seq)), false);
+      out.push({ seq: stored.seq, id, type: 'outbox.dropped', frame: stored.frame });
+    }
+    return out;
   });
+
+  function notify(entry: OutboxEntry): void {
+    for (const fn of listeners) {
+      try {
+        fn(entry);
+      } catch {
+        // A listener's failure must not turn a committed append into an error for the producer.
+      }
+    }
+  }
+
   const ackTx = db.transaction((seqs: readonly number[]) => {
     let n = 0;
     for (const s of seqs) n += deleteOne.run(s).changes;
@@ -161,9 +235,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
 
   return {
     append(type, body) {
-      const id = newMessageId();
-      const ts = new Date(clock.now()).toISOString();
-      const build = (seq: number) => ({ v: PROTOCOL_VERSION, type, id, ts, seq, body });
+      const { id, build } = envelope(type, body);
       // Validate with a placeholder seq first, so an invalid event never consumes a seq.
       const problem = validateOutgoing(build(1));
       if (problem) throw new AppError('OUTBOX_ERR_INVALID', formatError('OUTBOX_ERR_INVALID', type, problem.slice(0, 200)));
@@ -176,13 +248,7 @@ export function createOutbox(opts: OutboxOptions): Outbox {
         throw new AppError('OUTBOX_ERR_WRITE', undefined, { cause: err });
       }
       const entry: OutboxEntry = { seq: stored.seq, id, type, frame: stored.frame };
-      for (const fn of listeners) {
-        try {
-          fn(entry);
-        } catch {
-          // A listener's failure must not turn a committed append into an error for the producer.
-        }
-      }
+      notify(entry);
       return entry;
     },
     pending(fromSeq, limit) {
@@ -202,14 +268,28 @@ export function createOutbox(opts: OutboxOptions): Outbox {
     dropped() {
       const rows = selectDropped.all();
       if (rows.length === 0) return null;
+      const counts: Record<string, number> = {};
+      for (const r of rows) counts[r.type] = (counts[r.type] ?? 0) + r.n;
       return {
-        counts: Object.fromEntries(rows.map((r) => [r.type, r.n])),
+        counts,
         fromSeq: Math.min(...rows.map((r) => r.from_seq)),
         toSeq: Math.max(...rows.map((r) => r.to_seq)),
       };
     },
     clearDropped() {
       clearDroppedStmt.run();
+    },
+    reportDropped() {
+      let entries: OutboxEntry[];
+      try {
+        entries = reportTx();
+      } catch (err) {
+        size = count.get()?.n ?? 0;
+        if (err instanceof AppError) throw err;
+        throw new AppError('OUTBOX_ERR_WRITE', undefined, { cause: err });
+      }
+      for (const e of entries) notify(e);
+      return entries;
     },
     lastSeq() {
       return getLast.get()?.value ?? 0;

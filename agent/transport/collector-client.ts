@@ -9,9 +9,11 @@ import { AGENT_CHALLENGE_PATH, AUTH_HEADERS, signChallenge } from '../../shared/
 import { decodeCollectorMessage } from '../../shared/protocol/decode.js';
 import { agentControlMessage } from '../../shared/protocol/encode.js';
 import type { CollectorMessage, LockState } from '../../shared/protocol/messages.js';
-import { AGENT_WS_PATH, MAX_FRAME_BYTES } from '../../shared/protocol/version.js';
+import { AGENT_WS_PATH, CLOSE_CODES, MAX_FRAME_BYTES } from '../../shared/protocol/version.js';
 import type { Outbox } from '../store/outbox.js';
 import { backoffDelay } from './backoff.js';
+import { presentedCaFingerprint } from './ca-pin.js';
+import { CERT_UNTRUSTED_CODES, httpRequestJson, HttpRequestError } from './http-json.js';
 
 /**
  * The agent's link to the collector: challenge → signed WebSocket upgrade → hello/welcome → stream
@@ -22,6 +24,11 @@ import { backoffDelay } from './backoff.js';
 export interface CollectorClientOptions {
   /** http(s)://host:port of the collector. */
   collectorUrl: string;
+  /**
+   * The pinned collector CA (PEM): the only trust anchor for https/wss, host name checked. Required
+   * for an https URL; ignored for http (insecure-dev).
+   */
+  ca?: { pem: string; fingerprint: string } | null;
   identity: { agentId: string; privateKey: KeyObject };
   outbox: Outbox;
   log: Logger;
@@ -103,6 +110,9 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
   let stopped = false;
   let session: Session | null = null;
   let failures = 0;
+  // Set by close code 4403: the collector revoked this agent's key. Only re-enrollment (a new
+  // identity, so a new client) fixes that; until then the agent retries at the backoff cap only.
+  let revoked = false;
   let lastError: string | null = null;
   let reconnectTimer: NodeJS.Timeout | null = null;
   let notBefore = 0;
@@ -122,19 +132,44 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
   function scheduleReconnect(): void {
     if (stopped || reconnectTimer) return;
     // Full jitter: a collector restart must not get every seat back in the same millisecond.
-    const delay = Math.max(backoffDelay(failures, base, cap, random), notBefore - clock.now());
+    const jittered = revoked ? Math.floor(cap / 2 + random() * (cap / 2)) : backoffDelay(failures, base, cap, random);
+    const delay = Math.max(jittered, notBefore - clock.now());
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
       void connect();
     }, delay);
   }
 
+  const caPem = httpBase.startsWith('https:') ? (opts.ca?.pem ?? null) : null;
+
   async function fetchNonce(signal: AbortSignal): Promise<string> {
-    const res = await fetch(`${httpBase}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(opts.identity.agentId)}`, { signal });
-    if (!res.ok) throw new Error(`challenge HTTP ${res.status}`);
-    const value: unknown = await res.json();
-    if (!checkChallenge.Check(value)) throw new Error('challenge response has an unexpected shape');
-    return value.nonce;
+    const res = await httpRequestJson(`${httpBase}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(opts.identity.agentId)}`, {
+      ca: caPem,
+      signal,
+      timeoutMs: connectTimeoutMs,
+      maxBytes: 4_096,
+    });
+    if (res.status !== 200) throw new Error(`challenge HTTP ${res.status}`);
+    if (!checkChallenge.Check(res.json)) throw new Error('challenge response has an unexpected shape');
+    return res.json.nonce;
+  }
+
+  let caMismatchLogged = '';
+  /**
+   * The collector's certificate does not lead to the pinned CA: fail closed (nothing was sent) and
+   * say loudly which CA it presents, so an operator can tell a replaced CA from an impostor.
+   */
+  function reportUntrusted(err: HttpRequestError): void {
+    const pinned = opts.ca?.fingerprint ?? 'none';
+    void presentedCaFingerprint(httpBase).then((offered) => {
+      const key = `${offered ?? 'unknown'}`;
+      const level = caMismatchLogged === key ? 'warn' : 'error';
+      caMismatchLogged = key;
+      log[level](
+        { code: 'AGENT_ERR_CA_PIN', tls_error: err.code, presented_ca_fingerprint: offered, pinned_ca_fingerprint: pinned },
+        `collector presents CA ${offered ?? '(unknown)'}, this agent pinned ${pinned}: refusing to connect (re-enroll the seat if the collector CA was replaced)`,
+      );
+    });
   }
 
   async function connect(): Promise<void> {
@@ -147,6 +182,7 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
       nonce = await fetchNonce(ac.signal);
     } catch (err) {
       if (!stopped) {
+        if (err instanceof HttpRequestError && err.code && CERT_UNTRUSTED_CODES.has(err.code)) reportUntrusted(err);
         noteFailure('challenge failed', err);
         scheduleReconnect();
       }
@@ -165,6 +201,7 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
       handshakeTimeout: connectTimeoutMs,
       maxPayload: MAX_FRAME_BYTES * 4,
       perMessageDeflate: false,
+      ...(caPem ? { ca: caPem, rejectUnauthorized: true } : {}),
     });
     const s: Session = { ws, welcomed: false, inFlight: new Map(), sentThrough: 0, pausedUntil: 0, heartbeat: null, resume: null, lastSeen: clock.monotonic() };
     session = s;
@@ -188,12 +225,22 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
     ws.on('error', (err) => {
       lastError = err.message;
       log.debug({ err }, 'collector socket error');
+      // 403 at the upgrade (ws words it so): the collector refuses this agent's key, revoked or
+      // unknown. Same as a 4403 close: only re-enrollment helps, so retry only at the cap.
+      if (err.message === 'Unexpected server response: 403' && !revoked) {
+        revoked = true;
+        log.error({ status: 403, retry_ms: cap }, 'collector refuses this agent (revoked or unknown); it must be re-enrolled (retrying only at the backoff cap)');
+      }
     });
     ws.on('close', (code, reason) => {
       if (s.heartbeat) clearInterval(s.heartbeat);
       if (s.resume) clearTimeout(s.resume);
       if (session === s) session = null;
-      if (!s.welcomed) noteFailure(`closed before welcome (${code})`);
+      if (code === CLOSE_CODES.revoked) {
+        revoked = true;
+        lastError = 'revoked by the collector; re-enroll this seat';
+        log.error({ code, retry_ms: cap }, 'collector revoked this agent; it must be re-enrolled (retrying only at the backoff cap)');
+      } else if (!s.welcomed) noteFailure(`closed before welcome (${code})`);
       else log.info({ code, reason: reason.toString('utf8').slice(0, 120) }, 'collector connection closed');
       scheduleReconnect();
     });
@@ -260,6 +307,7 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
     }
     s.welcomed = true;
     failures = 0;
+    revoked = false;
     lastError = null;
     const dropped = outbox.dropThrough(msg.body.last_seq);
     if (msg.body.last_seq > outbox.lastSeq()) {
@@ -272,6 +320,8 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
     const every = msg.body.heartbeat_interval_ms;
     s.heartbeat = setInterval(() => heartbeat(s, every), every);
     s.heartbeat.unref();
+    // One at once: the seat's lock state is known the moment it connects, not an interval later.
+    heartbeat(s, every);
     pump(s);
     notifyFlush();
   }

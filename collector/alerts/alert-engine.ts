@@ -3,10 +3,11 @@ import { AppError, formatError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import type { Db } from '../store/db.js';
-import { createAlertsRepo, type AlertEventLink, type AlertRow, type AlertsRepo, type AlertWithSeat, type StoredEventRow } from '../store/alerts-repo.js';
+import { createAlertsRepo, type AlertEventLink, type AlertRow, type AlertSeverityValue, type AlertsRepo, type AlertWithSeat, type StoredEventRow } from '../store/alerts-repo.js';
 import { toAlertView, toChannelAlert, toHistoryEntry, type AlertHistoryEntry, type AlertView, type DispatchReason } from './alert-view.js';
 import { ALERT_SEVERITIES, severityRank, type Alert, type AlertSeverity, type AlertState } from './channels/types.js';
 import { resolveAlertEngineConfig, type AlertEngineConfig } from './engine-config.js';
+import { createDedupCache, type DedupTarget } from './dedup-cache.js';
 import { buildHandoverReport, isStale, type HandoverGrant, type HandoverReport } from './handover.js';
 import { assertTransition, cleanActor, cleanId, cleanNote, type AlertAction } from './lifecycle.js';
 import { evaluateEvent, type AlertCandidate, type RuleOutcome } from './rules.js';
@@ -39,6 +40,10 @@ export interface AlertEngineDeps {
   config?: Partial<AlertEngineConfig>;
   /** Active unlock grants from the unlock workflow; without it the handover reads `unlock_requests` if present. */
   activeGrants?: (nowMs: number) => HandoverGrant[];
+  /** True when an active software request of the seat approved the package (its install raises no alert). */
+  approvedSoftware?: (agentId: string, pkg: { name: string; version: string | null }) => boolean;
+  /** Why a seat's reported maintenance-code use does not match an issued code; null when it does. */
+  maintenanceCodeFlag?: (agentId: string, event: { type: string; body: unknown }) => string | null;
 }
 
 export interface TickResult {
@@ -70,7 +75,20 @@ export interface AlertDetail {
 
 export interface AlertEngine {
   readonly config: Readonly<AlertEngineConfig>;
-  /** Evaluates events the ingest just committed, in one transaction; never throws, never waits on delivery. */
+  /**
+   * Evaluates events inside the ingest transaction that stores them, in a SAVEPOINT, and moves the
+   * stored cursor in the same transaction (exactly once by construction). Call it from the open
+   * transaction; run the returned callback after the commit (it moves the in-memory cursor and
+   * queues deliveries for the next {@link AlertEngine.onCommitted} or tick). Never throws: on a
+   * failure the savepoint is rolled back, the cursor stays, and `onCommitted` or catch-up evaluates
+   * the events again.
+   */
+  evaluateInTransaction(events: readonly CommittedEvent[]): (() => void) | undefined;
+  /**
+   * After each ingest commit: sends what {@link AlertEngine.evaluateInTransaction} raised and
+   * evaluates, in its own transaction, whatever it did not (or everything, when it is not wired).
+   * Never throws, never waits on delivery.
+   */
   onCommitted(events: readonly CommittedEvent[]): void;
   /** Evaluates stored events the engine has not seen (after a crash or a failed batch); returns how many. */
   catchUp(maxEvents?: number): number;
@@ -132,6 +150,8 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
   const { db, clock, dispatcher } = deps;
   const log = deps.log.child({ component: 'alert-engine' });
   const repo: AlertsRepo = createAlertsRepo(db);
+  // Lookups saved across batches; cleared by every other write to alerts (see dedup-cache.ts).
+  const dedupCache = createDedupCache(db);
   const write = <T>(fn: () => T): T => db.transaction(fn).immediate();
   let behindLogged = false;
   // The highest event id evaluated. The stored cursor may lag it (see commitSpan), never lead it.
@@ -158,6 +178,16 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
         log.error({ err, alert_id: id }, 'alert could not be queued for delivery');
       }
     }
+  }
+
+  // Deliveries of alerts written inside ingest transactions that committed, waiting for
+  // onCommitted (so the live console sees the batch once) or the next tick.
+  let committedPending = new Map<number, DispatchReason>();
+  function flushCommitted(): void {
+    if (committedPending.size === 0) return;
+    const p = committedPending;
+    committedPending = new Map();
+    flush(p);
   }
 
   const note = (pending: Map<number, DispatchReason>, id: number, reason: DispatchReason) => {
@@ -196,51 +226,116 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     return id;
   }
 
-  function link(alertId: number, e: Normalized): void {
-    repo.linkEvent({ event_id: e.id, alert_id: alertId, event_type: e.type, event_ts: e.ts, received_at: e.received_at });
-  }
+  /**
+   * Applies the outcomes of one span (in id order) with the same result as applying them one by
+   * one, but batch-shaped: each (seat, dedup key) is looked up once, an alert that only counts
+   * repeats gets one UPDATE for the span, and the event links go in as multi-row INSERTs. New
+   * alerts and history rows are written at once (they are rare and need their ids in order).
+   */
+  function applyAll(work: ReadonlyArray<{ e: Normalized; o: RuleOutcome }>, nowIso: string, pending: Map<number, DispatchReason>): Map<string, DedupTarget> {
+    interface Mem {
+      id: number;
+      severity: AlertSeverityValue;
+      last_seen: string;
+      cleared_at: string | null;
+      n: number;
+      lastEventId: number | null;
+      dirty: boolean;
+    }
+    const byId = new Map<number, Mem>();
+    // Per seat+key: the unresolved alert with the latest last_seen (what the dedup query returns
+    // once anything is within the window), and the newest unresolved one by id (what a clear
+    // touches). Only this span changes these alerts, so the first lookup stays true for the span.
+    const dedupOf = new Map<string, Mem>();
+    const newestOf = new Map<string, Mem | null>();
+    const links: AlertEventLink[] = [];
+    const mem = (row: DedupTarget): Mem => {
+      let m = byId.get(row.id);
+      if (!m) {
+        m = { id: row.id, severity: row.severity, last_seen: row.last_seen, cleared_at: row.cleared_at, n: 0, lastEventId: null, dirty: false };
+        byId.set(row.id, m);
+      }
+      return m;
+    };
+    dedupCache.checkOthers();
+    const link = (m: Mem, e: Normalized) => links.push({ event_id: e.id, alert_id: m.id, event_type: e.type, event_ts: e.ts, received_at: e.received_at });
 
-  function apply(e: Normalized, outcome: RuleOutcome, nowIso: string, pending: Map<number, DispatchReason>): void {
-    if (outcome.kind === 'clear') {
-      const a = repo.findUnresolved(e.agent_id, outcome.dedupKey);
-      if (!a) return;
-      link(a.id, e);
-      // Recorded once per clearing, not per repeated "all fine" report.
-      if (repo.markCleared(a.id, nowIso)) {
+    for (const { e, o } of work) {
+      const key = `${e.agent_id}\u0000${o.kind === 'clear' ? o.dedupKey : o.alert.dedupKey}`;
+      if (o.kind === 'clear') {
+        let a = newestOf.get(key);
+        if (a === undefined) {
+          const row = repo.findUnresolved(e.agent_id, o.dedupKey);
+          a = row ? mem(row) : null;
+          newestOf.set(key, a);
+        }
+        if (!a) continue;
+        link(a, e);
+        // Recorded once per clearing, not per repeated "all fine" report.
+        if (a.cleared_at === null) {
+          a.cleared_at = nowIso;
+          a.dirty = true;
+          repo.addHistory({
+            alert_id: a.id,
+            at: nowIso,
+            actor: SYSTEM,
+            action: 'cleared',
+            note: `${o.reason.zh} / ${o.reason.en}`,
+            details: JSON.stringify({ event_id: e.id }),
+          });
+        }
+        continue;
+      }
+      const c = o.alert;
+      const cutoff = iso(Date.parse(e.received_at) - config.dedupWindowMs);
+      let a = dedupOf.get(key);
+      if (a === undefined) {
+        // A committed earlier target is what the query would return: nothing else wrote since.
+        const row = dedupCache.get(key) ?? repo.findForDedup(e.agent_id, c.dedupKey, cutoff);
+        if (row) {
+          a = mem(row);
+          dedupOf.set(key, a);
+        }
+      }
+      // The remembered alert has the latest last_seen of the key, so if it is out of the window
+      // every other one is too.
+      if (!a || a.last_seen < cutoff) {
+        const id = openAlert(e.agent_id, c, e.received_at, nowIso, e);
+        const m: Mem = { id, severity: c.severity, last_seen: e.received_at, cleared_at: null, n: 0, lastEventId: null, dirty: false };
+        byId.set(id, m);
+        dedupOf.set(key, m);
+        newestOf.set(key, m);
+        link(m, e);
+        note(pending, id, 'opened');
+        continue;
+      }
+      a.n++;
+      if (e.received_at > a.last_seen) a.last_seen = e.received_at;
+      a.lastEventId = e.id;
+      a.cleared_at = null;
+      a.dirty = true;
+      link(a, e);
+      if (severityRank(c.severity) > severityRank(a.severity)) {
         repo.addHistory({
           alert_id: a.id,
           at: nowIso,
           actor: SYSTEM,
-          action: 'cleared',
-          note: `${outcome.reason.zh} / ${outcome.reason.en}`,
-          details: JSON.stringify({ event_id: e.id }),
+          action: 'severity_raised',
+          note: null,
+          details: JSON.stringify({ from: a.severity, to: c.severity, event_id: e.id }),
         });
+        a.severity = c.severity;
+        note(pending, a.id, 'severity_raised');
       }
-      return;
     }
-    const c = outcome.alert;
-    const receivedMs = Date.parse(e.received_at);
-    const existing = repo.findForDedup(e.agent_id, c.dedupKey, iso(receivedMs - config.dedupWindowMs));
-    if (!existing) {
-      const id = openAlert(e.agent_id, c, e.received_at, nowIso, e);
-      link(id, e);
-      note(pending, id, 'opened');
-      return;
+    for (const m of byId.values()) {
+      if (!m.dirty) continue;
+      repo.applyBatch({ id: m.id, n: m.n, last_seen: m.n > 0 ? m.last_seen : null, last_event_id: m.lastEventId, cleared_at: m.cleared_at, severity: m.severity });
     }
-    repo.bump(existing.id, e.received_at, e.id);
-    link(existing.id, e);
-    if (severityRank(c.severity) > severityRank(existing.severity)) {
-      repo.raiseSeverity(existing.id, c.severity);
-      repo.addHistory({
-        alert_id: existing.id,
-        at: nowIso,
-        actor: SYSTEM,
-        action: 'severity_raised',
-        note: null,
-        details: JSON.stringify({ from: existing.severity, to: c.severity, event_id: e.id }),
-      });
-      note(pending, existing.id, 'severity_raised');
-    }
+    repo.linkEvents(links);
+    // A clear may have touched a remembered target (its cleared_at): keep the cache exact.
+    for (const [key, m] of newestOf) if (m && !dedupOf.has(key) && dedupCache.get(key)?.id === m.id) dedupOf.set(key, m);
+    return dedupOf;
   }
 
   function normalize(e: CommittedEvent, nowIso: string): Normalized {
@@ -262,7 +357,13 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       const o = evaluateEvent(
         { type: e.type, body: e.body },
         // Only agent.stopping reads the maintenance flag; skip the lookup for everything else.
-        { inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso) },
+        {
+          inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso),
+          ...(e.type === 'software.installed' && deps.approvedSoftware ? { approvedSoftware: (p: { name: string; version: string | null }) => deps.approvedSoftware?.(e.agent_id, p) ?? false } : {}),
+          ...((e.type === 'agent.stopping' || e.type === 'agent.uninstalled') && deps.maintenanceCodeFlag
+            ? { maintenanceCodeFlag: () => deps.maintenanceCodeFlag?.(e.agent_id, { type: e.type, body: e.body }) ?? null }
+            : {}),
+        },
       );
       if (o !== null) out.push({ e, o });
     }
@@ -278,10 +379,12 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
   function commitSpan(events: readonly Normalized[], lastId: number, nowIso: string, pending: Map<number, DispatchReason>): void {
     const work = outcomesOf(events, nowIso);
     if (work.length > 0) {
-      write(() => {
-        for (const { e, o } of work) apply(e, o, nowIso, pending);
+      const targets = write(() => {
+        const t = applyAll(work, nowIso, pending);
         repo.setCursor(lastId);
+        return t;
       });
+      dedupCache.set(targets);
       cursorDirty = false;
     } else {
       cursorDirty = true;
@@ -307,7 +410,45 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     return events.length;
   }
 
+  function evaluateInTransaction(events: readonly CommittedEvent[]): (() => void) | undefined {
+    if (events.length === 0) return undefined;
+    const pending = new Map<number, DispatchReason>();
+    try {
+      const sorted = events.filter((e) => Number.isSafeInteger(e.id) && e.id > 0).sort((a, b) => a.id - b.id);
+      const fresh = sorted.filter((e) => e.id > cursor);
+      const first = fresh[0];
+      const last = fresh[fresh.length - 1];
+      if (!first || !last) return undefined;
+      const nowIso = iso(clock.now());
+      let gap: StoredEventRow[] = [];
+      if (first.id > cursor + 1) {
+        gap = repo.eventsBetween(cursor, first.id, config.catchUpBatch + 1);
+        // Too far behind to do inline without stretching the ingest transaction: tick catches up.
+        if (gap.length > config.catchUpBatch) return undefined;
+      }
+      const span = [...gap.map((g) => normalize(g, nowIso)), ...fresh.map((e) => normalize(e, nowIso))];
+      const work = outcomesOf(span, nowIso);
+      // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes only the alert writes.
+      const targets = db.transaction(() => {
+        const t = work.length > 0 ? applyAll(work, nowIso, pending) : null;
+        repo.setCursor(last.id);
+        return t;
+      })();
+      const lastId = last.id;
+      return () => {
+        if (targets) dedupCache.set(targets);
+        if (lastId > cursor) cursor = lastId;
+        cursorDirty = false;
+        for (const [id, reason] of pending) note(committedPending, id, reason);
+      };
+    } catch (err) {
+      log.error({ err, events: events.length }, 'alert evaluation inside the ingest transaction failed; the events are stored and will be evaluated again');
+      return undefined;
+    }
+  }
+
   function onCommitted(events: readonly CommittedEvent[]): void {
+    flushCommitted();
     if (events.length === 0) return;
     const pending = new Map<number, DispatchReason>();
     try {
@@ -375,6 +516,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       }
       return n;
     });
+    dedupCache.clear();
     flush(pending);
     return count;
   }
@@ -430,12 +572,14 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       }
       return r;
     });
+    dedupCache.clear();
     flush(pending);
     return result;
   }
 
   function tick(): TickResult {
     const res: TickResult = { evaluated: 0, escalated: 0, offlineRaised: 0, offlineResolved: 0 };
+    flushCommitted();
     try {
       if (repo.maxEventId() > cursor) res.evaluated = catchUp();
       persistCursor();
@@ -474,6 +618,8 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
 
   /** Runs one lifecycle step: checks the transition, applies it (conditionally) and records history. */
   function step(id: number, action: AlertAction, apply: (nowIso: string) => boolean, history: (nowIso: string) => { actor: string; action: string; note: string | null; details?: unknown }): AlertView {
+    // A resolved alert is no dedup target any more; the rest is cheap to look up again.
+    dedupCache.clear();
     return write(() => {
       const row = mustGet(id);
       assertTransition(id, row.state, action);
@@ -628,6 +774,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
 
   return {
     config,
+    evaluateInTransaction,
     onCommitted,
     catchUp,
     tick,

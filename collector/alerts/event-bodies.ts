@@ -14,6 +14,8 @@ import {
   SoftwareRemovedEvent,
 } from '../../shared/protocol/sensor-messages.js';
 import { PolicyApplied } from '../../shared/protocol/unlock-messages.js';
+import { AgentIntegrity, AgentUninstalled } from '../../shared/protocol/selfprotect-messages.js';
+import { OutboxDroppedEvent } from '../../shared/protocol/outbox-messages.js';
 
 /**
  * Body guards for the event types the alert rules read. Stored bodies were checked at ingest, but
@@ -48,6 +50,9 @@ export const BODY = {
   'network.plan_mismatch': guard(NetworkPlanMismatchEvent),
   'network.reachability': guard(NetworkReachabilityEvent),
   'policy.applied': guard(PolicyApplied),
+  'agent.integrity': guard(AgentIntegrity),
+  'agent.uninstalled': guard(AgentUninstalled),
+  'outbox.dropped': guard(OutboxDroppedEvent),
 } as const;
 
 export type WatchedEventType = keyof typeof BODY;

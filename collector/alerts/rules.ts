@@ -41,6 +41,10 @@ export interface RuleEvent {
 export interface RuleContext {
   /** The seat is inside a collector-side maintenance window. */
   inMaintenance: boolean;
+  /** True when an active software request of the seat approved this package (docs/software-requests.md). */
+  approvedSoftware?: (pkg: { name: string; version: string | null }) => boolean;
+  /** For a reported maintenance-code use: why it matches no code the collector issued, or null. */
+  maintenanceCodeFlag?: () => string | null;
 }
 
 /** Longest detail text kept, in code points. */
@@ -149,17 +153,71 @@ function agentStarted(body: unknown): RuleOutcome | null {
   return lockOutcome(body.lock_state, txt(body.detail, 512), '-');
 }
 
+const FLAG_TEXT: Record<string, Bilingual> = {
+  unknown_code: { zh: '收集器从未签发该维护码', en: 'the collector never issued this code' },
+  other_seat: { zh: '维护码签发给了其他座席', en: 'the code was issued for another seat' },
+  other_purpose: { zh: '维护码用途不符', en: 'the code was issued for another purpose' },
+  reused: { zh: '维护码被重复使用', en: 'the code was used before' },
+};
+
+/** A seat reports a maintenance-code stop/uninstall the collector cannot match: likely a forged code. */
+function forgedCode(ctx: RuleContext, what: 'stop' | 'uninstall'): RuleOutcome | null {
+  const flag = ctx.maintenanceCodeFlag?.() ?? null;
+  if (flag === null) return null;
+  const why = FLAG_TEXT[flag] ?? { zh: flag, en: flag };
+  return raise(
+    'agent.maintenance_code',
+    'critical',
+    `agent.maintenance_code:${what}`,
+    { zh: '座席代理凭无法核验的维护码停止/卸载(疑似伪造)', en: 'Seat agent stopped or uninstalled with an unverifiable maintenance code (possibly forged)' },
+    { zh: `${what === 'stop' ? '停止' : '卸载'}：${why.zh}`, en: `${what}: ${why.en}` },
+  );
+}
+
 function agentStopping(body: unknown, ctx: RuleContext): RuleOutcome | null {
   if (!BODY['agent.stopping'](body)) return null;
   // The seat's own reason is not trusted to mean "maintenance": only a collector-side window does.
   if (ctx.inMaintenance) return null;
   const reason = txt(body.reason, 256);
+  // Self-protection (docs/self-protection.md): a maintenance code was presented. Root on the seat can
+  // mint codes from the seat's secret, so a code the collector never issued (or a replay) is an alert.
+  if (body.authorized === true) return forgedCode(ctx, 'stop');
+  // A reboot or power-off stops every service; a seat that does not come back raises the missed-heartbeat alert.
+  if (body.authorized === false && body.system_shutdown === true) return null;
+  if (body.authorized === false) {
+    return raise(
+      'agent.stopping',
+      'high',
+      'agent.stopping',
+      { zh: '座席代理被停止(未使用维护码)', en: 'Seat agent stopped without maintenance code' },
+      { zh: `代理在没有维护码的情况下被停止，原因：${reason}`, en: `The agent was stopped without a maintenance code, reason: ${reason}` },
+    );
+  }
   return raise(
     'agent.stopping',
     'high',
     'agent.stopping',
     { zh: '座席代理被停止(非维护时段)', en: 'Seat agent stopped outside maintenance' },
     { zh: `代理报告停止，原因：${reason}`, en: `The agent reported it is stopping, reason: ${reason}` },
+  );
+}
+
+const INTEGRITY_ZH: Record<string, string> = { code: '代理程序文件', udev_rule: 'udev 保护规则', service_unit: 'systemd 服务单元', agent_config: '代理配置' };
+
+function agentIntegrity(body: unknown): RuleOutcome | null {
+  if (!BODY['agent.integrity'](body)) return null;
+  // Code and the udev backstop decide whether the lock holds at all; the unit and the env file only how it runs.
+  const severity: AlertSeverity = body.item === 'code' || body.item === 'udev_rule' ? 'critical' : 'high';
+  const path = txt(body.path, 512);
+  const sha = (h: string | null) => (h === null ? '-' : h.slice(0, 16));
+  const change = `${sha(body.expected_sha256)} -> ${sha(body.actual_sha256)}`;
+  const detail = txt(body.detail, 256);
+  return raise(
+    'agent.integrity',
+    severity,
+    `agent.integrity:${body.item}:${path}`,
+    { zh: `座席代理完整性被破坏(${INTEGRITY_ZH[body.item] ?? body.item})`, en: `Seat agent integrity changed (${body.item})` },
+    { zh: `文件 ${path} 与基线不符：${detail}；sha256 ${change}`, en: `File ${path} differs from the baseline: ${detail}; sha256 ${change}` },
   );
 }
 
@@ -288,16 +346,19 @@ function packageList(pkgs: ReadonlyArray<{ name: string; version: string | null;
   return shown.join(', ') + more;
 }
 
-function softwareInstalled(body: unknown): RuleOutcome | null {
+function softwareInstalled(body: unknown, ctx: RuleContext): RuleOutcome | null {
   if (!BODY['software.installed'](body)) return null;
-  const fresh = body.packages.filter((p) => p.previous_version === undefined);
+  // An install the seat's approved software request covers is what was asked for: no alert.
+  const packages = ctx.approvedSoftware ? body.packages.filter((p) => !ctx.approvedSoftware?.(p)) : body.packages;
+  if (packages.length === 0) return null;
+  const fresh = packages.filter((p) => p.previous_version === undefined);
   if (fresh.length === 0) {
     return raise(
       'software.upgraded',
       'low',
       'software.upgraded',
       { zh: '软件版本变更', en: 'Software version changed' },
-      { zh: `版本变更：${packageList(body.packages)}`, en: `Version changes: ${packageList(body.packages)}` },
+      { zh: `版本变更：${packageList(packages)}`, en: `Version changes: ${packageList(packages)}` },
     );
   }
   return raise(
@@ -398,6 +459,37 @@ function policyApplied(body: unknown): RuleOutcome | null {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Agent outbox
+// ---------------------------------------------------------------------------------------------
+
+const DROP_REASON: Record<string, Bilingual> = {
+  max_events: { zh: '队列已满', en: 'queue full' },
+  max_age: { zh: '超过保留期', en: 'older than the retention' },
+};
+
+function outboxDropped(body: unknown): RuleOutcome | null {
+  if (!BODY['outbox.dropped'](body)) return null;
+  // Only low-severity types are ever dropped, but the seat's history has a gap an officer must know of.
+  const counts = Object.entries(body.counts)
+    .slice(0, LIST_MAX)
+    .map(([type, n]) => `${txt(type, 64)}×${n}`)
+    .join(', ');
+  const total = Object.values(body.counts).reduce((a, n) => a + n, 0);
+  const why = DROP_REASON[body.reason] ?? { zh: body.reason, en: body.reason };
+  const range = `seq ${body.from_seq}–${body.to_seq}`;
+  return raise(
+    'outbox.dropped',
+    'medium',
+    'outbox.dropped',
+    { zh: '座席事件已汇总并丢弃', en: 'Events summarized and dropped on seat' },
+    {
+      zh: `代理的事件队列丢弃了 ${total} 条低级别事件（${why.zh}，${range}）：${counts}`,
+      en: `The agent's event queue dropped ${total} low-severity events (${why.en}, ${range}): ${counts}`,
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 
 type Rule = (body: unknown, ctx: RuleContext) => RuleOutcome | null;
 
@@ -417,6 +509,10 @@ const RULES: Readonly<Record<string, Rule>> = {
   'network.plan_mismatch': planMismatch,
   'network.reachability': reachability,
   'policy.applied': policyApplied,
+  'agent.integrity': agentIntegrity,
+  // An uninstall with a valid code is information only; one the collector cannot match is an alert.
+  'agent.uninstalled': (_body, ctx) => forgedCode(ctx, 'uninstall'),
+  'outbox.dropped': outboxDropped,
 };
 
 /** Event types that can raise or clear an alert. */

@@ -58,7 +58,15 @@ export interface AuditLog {
   append(rec: AuditInput): AuditRecord;
   /** Walks the whole chain, the event seals and the checkpoints (see verify.ts). */
   verify(opts?: { trustedKeys?: readonly KeyObject[] }): VerifyResult;
-  list(filter?: AuditFilter, page?: { afterId?: number; limit?: number }): { records: AuditRecord[]; nextAfterId: number | null };
+  /**
+   * One page of records in id order ('asc', default) or newest first ('desc'). Keyset cursors: the
+   * next asc page starts after `nextAfterId`, the next desc page before `nextBeforeId` (null at the
+   * end), so records appended meanwhile never shift or repeat a page in either direction.
+   */
+  list(
+    filter?: AuditFilter,
+    page?: { afterId?: number; beforeId?: number; order?: 'asc' | 'desc'; limit?: number },
+  ): { records: AuditRecord[]; nextAfterId: number | null; nextBeforeId: number | null };
   /** Signs the current head unless it is already covered; null when nothing to sign or no key. */
   checkpoint(): CheckpointRow | null;
   /** Signs the head when `checkpointEvery` records have accumulated since the last checkpoint. */
@@ -174,9 +182,15 @@ export function createAuditLog(db: Db, deps: AuditLogDeps): AuditLog {
 
     list(filter = {}, page = {}) {
       const limit = Math.min(Math.max(page.limit ?? 100, 1), 1_000);
-      const rows = repo.list({ ...filter, afterId: page.afterId ?? 0, limit });
+      const order = page.order ?? 'asc';
+      const rows = repo.list({ ...filter, afterId: page.afterId ?? 0, ...(page.beforeId === undefined ? {} : { beforeId: page.beforeId }), order, limit });
       const last = rows.at(-1);
-      return { records: rows.map(toRecord), nextAfterId: rows.length === limit && last ? last.id : null };
+      const more = rows.length === limit && last !== undefined;
+      return {
+        records: rows.map(toRecord),
+        nextAfterId: more && order === 'asc' ? last.id : null,
+        nextBeforeId: more && order === 'desc' ? last.id : null,
+      };
     },
 
     checkpoint: () => checkpoint(true),

@@ -38,6 +38,8 @@ export const ACTIONS = [
   'backup.run',
   // Alert maintenance windows (engineer H2): silence agent.stopping / missed-heartbeat alerts of a seat.
   'agent.maintenance',
+  // Agent self-protection (engineer H5): issue a single-use code to stop/upgrade/uninstall one seat's agent.
+  'agent.maintenance_code',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -47,13 +49,13 @@ const MATRIX: Readonly<Record<Role, ReadonlySet<Action>>> = {
   // 系统管理员: runs the system, users, policy, enrollment, backups. Not an approver or executor.
   admin: new Set<Action>(['seat.read', 'policy.read', 'policy.manage', 'user.manage', 'enroll.manage', 'agent.revoke', 'backup.run', 'audit.verify']),
   // 电脑维护人员: executes unlocks (一人操作), may approve where policy lets a maintainer approve, offline codes.
-  maintainer: new Set<Action>([...READ_OPERATIONS, 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read', 'agent.maintenance']),
+  maintainer: new Set<Action>([...READ_OPERATIONS, 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read', 'agent.maintenance', 'agent.maintenance_code']),
   // 部门主管: reviews requests of their own department.
   approver: new Set<Action>(['seat.read', 'device.read', 'unlock.read', 'unlock.request', 'unlock.approve', 'unlock.reject']),
   // 值班人员: 7x24 alerts, work orders, handover; may revoke (lock) but never unlock.
   duty: new Set<Action>([...READ_OPERATIONS, 'alert.ack', 'alert.assign', 'alert.resolve', 'unlock.request', 'unlock.revoke']),
   // 安全管理员: reads everything, exports, verifies the audit chain.
-  officer: new Set<Action>([...READ_OPERATIONS, 'export', 'audit.read', 'audit.verify', 'policy.read', 'unlock.revoke']),
+  officer: new Set<Action>([...READ_OPERATIONS, 'export', 'audit.read', 'audit.verify', 'policy.read', 'unlock.revoke', 'agent.maintenance_code']),
   // 安全审计员: read-only over everything including the admins' own actions.
   auditor: new Set<Action>([...READ_OPERATIONS, 'export', 'audit.read', 'audit.verify', 'policy.read']),
 };

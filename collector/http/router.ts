@@ -13,11 +13,19 @@ export interface HttpAppDeps {
   publicRoutes: FastifyPluginAsync[];
   /** Routes mounted under /api/v1, all behind the auth hook. Later areas append theirs here. */
   apiV1Routes: FastifyPluginAsync[];
+  /**
+   * Serve HTTPS. The certificate is installed later with `server.setSecureContext()` (it may have to
+   * be generated, which is async); until then every handshake fails.
+   */
+  https?: boolean;
 }
 
 /** Builds the (unstarted) fastify app: error shape, public routes, authenticated /api/v1. */
 export function buildHttpApp(deps: HttpAppDeps): FastifyInstance {
   const app = Fastify({
+    // Typed as plain http so routes keep fastify's default instance type; the raw server is an
+    // https.Server at run time when asked (same request/upgrade events).
+    ...(deps.https ? ({ https: {} } as object) : {}),
     // Widened so the app keeps fastify's default instance type (routes are typed against it).
     loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request lines would be noise at info; failures are logged by the error handler.

@@ -8,7 +8,11 @@ import type { IngestItem, Store } from '../store/store.js';
 export interface AckSink {
   /** Called after the commit with the seqs now durable (new rows and duplicates alike). */
   committed(seqs: number[]): void;
-  /** Called when the batch could not be committed: nothing was stored, the agent must resend. */
+  /**
+   * Called when the batch could not be committed: nothing was stored, the agent must resend.
+   * Gets the connection's later queued events too (they were withdrawn so none commits past the
+   * hole); the sink must stop taking events from that connection (the session closes it).
+   */
   failed(messageIds: string[]): void;
 }
 
@@ -26,6 +30,15 @@ export interface CommittedEvent {
 /** Called after each successful commit (after the acks), with the batch's new events. */
 export type CommitListener = (events: readonly CommittedEvent[]) => void;
 
+/**
+ * Runs inside the batch's transaction, after its rows are written and before the commit, with the
+ * batch's new events; what it writes is committed (and fsync'd) with them. Each hook runs in its
+ * own SAVEPOINT: if it throws, its writes are rolled back, it is logged and the events are still
+ * stored. It may return a callback to run after the commit (and the acks); it is dropped if the
+ * batch does not commit.
+ */
+export type TransactionHook = (events: readonly CommittedEvent[]) => (() => void) | undefined;
+
 export interface IngestQueue {
   pushEvent(sink: AckSink, agentId: string, msg: AgentEvent): PushResult;
   /** Latest heartbeat per agent wins; it rides along with the next commit. */
@@ -38,6 +51,8 @@ export interface IngestQueue {
   close(): void;
   /** Adds a post-commit listener; returns its removal. A throwing listener is logged and skipped. */
   onCommit(listener: CommitListener): () => void;
+  /** Adds a hook that runs inside each batch's transaction (see {@link TransactionHook}); returns its removal. */
+  onTransaction(hook: TransactionHook): () => void;
 }
 
 interface Pending {
@@ -68,6 +83,19 @@ export function createIngestQueue(deps: {
   let immediate: NodeJS.Immediate | undefined;
   let closed = false;
   const commitListeners = new Set<CommitListener>();
+  const txHooks = new Set<TransactionHook>();
+
+  /** Inside the transaction: never throws, so a failing hook cannot cost the batch its events. */
+  function runHooks(fresh: readonly CommittedEvent[], after: Array<() => void>): void {
+    for (const hook of txHooks) {
+      try {
+        const done = store.transaction(() => hook(fresh));
+        if (done) after.push(done);
+      } catch (err) {
+        log.error({ err, events: fresh.length }, 'ingest transaction hook failed; its writes were rolled back, the events are stored');
+      }
+    }
+  }
 
   function schedule(): void {
     if (events.length >= maxBatch) {
@@ -102,18 +130,34 @@ export function createIngestQueue(deps: {
       else bySink.set(p.sink, [p]);
     }
     let ok = false;
-    const fresh: CommittedEvent[] = [];
+    let fresh: CommittedEvent[] = [];
+    let after: Array<() => void> = [];
     try {
-      const results = store.ingestWithIds(items);
-      ok = true;
-      batch.forEach((p, i) => {
-        const r = results[i];
-        if (r?.result === 'stored' && r.eventId !== null) fresh.push({ eventId: r.eventId, agentId: p.agentId, msg: p.msg, receivedAt: p.receivedAt });
+      store.ingestWithIds(items, (results) => {
+        batch.forEach((p, i) => {
+          const r = results[i];
+          if (r?.result === 'stored' && r.eventId !== null) fresh.push({ eventId: r.eventId, agentId: p.agentId, msg: p.msg, receivedAt: p.receivedAt });
+        });
+        if (fresh.length > 0) runHooks(fresh, after);
       });
+      ok = true;
       const stored = fresh.length;
       log.debug({ batch: batch.length, stored, heartbeats: hbs.length }, 'batch committed');
     } catch (err) {
+      fresh = [];
+      after = [];
       log.error({ err, batch: batch.length }, 'ingest batch failed');
+      // A later event of the same connection must not commit past the hole this failure leaves:
+      // at its next welcome the agent takes the highest stored seq as "all before it is stored"
+      // and would drop the failed events from its outbox. So the connection's queued events fail
+      // with the batch, and its session ends (AckSink.failed); the agent resends from the hole.
+      const kept: Pending[] = [];
+      for (const p of events) {
+        const list = bySink.get(p.sink);
+        if (list) list.push(p);
+        else kept.push(p);
+      }
+      events = kept;
     }
     for (const [sink, list] of bySink) {
       try {
@@ -121,6 +165,13 @@ export function createIngestQueue(deps: {
         else sink.failed(list.map((p) => p.msg.id));
       } catch (err) {
         log.warn({ err }, 'ack delivery failed');
+      }
+    }
+    for (const done of after) {
+      try {
+        done();
+      } catch (err) {
+        log.warn({ err }, 'ingest transaction hook failed after the commit');
       }
     }
     // Listeners run after the acks: a slow or failing listener never delays durability news.
@@ -171,6 +222,10 @@ export function createIngestQueue(deps: {
     onCommit(listener) {
       commitListeners.add(listener);
       return () => commitListeners.delete(listener);
+    },
+    onTransaction(hook) {
+      txHooks.add(hook);
+      return () => txHooks.delete(hook);
     },
   };
 }

@@ -4,6 +4,7 @@ import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { AppError, formatError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { collectorMessage } from '../../shared/protocol/encode.js';
+import type { SoftwareRule } from '../../shared/domain/software-policy.js';
 import { builtinSensorConfig, checkSensorConfig, type SensorConfigBody } from '../../shared/protocol/sensor-config-messages.js';
 import { MAX_FRAME_BYTES } from '../../shared/protocol/version.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -27,6 +28,11 @@ export interface SensorConfigServiceDeps {
   channel: SensorConfigChannel;
   clock: Clock;
   log: Logger;
+  /**
+   * Allow rules that belong to one seat only (approved software requests,
+   * collector/workflow/software-service.ts): appended to the seat's effective software policy.
+   */
+  seatAllowRules?: (agentId: string) => readonly SoftwareRule[];
 }
 
 /** A stored configuration as the API shows it. */
@@ -68,6 +74,8 @@ export interface SensorConfigService {
   effective(agentId: string): EffectiveSensorConfig;
   /** The `sensor.config` frame for a seat (sent after every welcome). */
   frameFor(agentId: string): string;
+  /** Sends the seat its effective configuration now; false when it is not connected (it gets it after welcome). */
+  pushTo(agentId: string): boolean;
   /** The scope's newest row (null when it never had one). */
   current(scope: SensorScope): SensorConfigView | null;
   history(scope: SensorScope, page: { limit: number; offset: number }): { rows: SensorConfigView[]; total: number };
@@ -146,7 +154,7 @@ export function createSensorConfigService(deps: SensorConfigServiceDeps): Sensor
     };
   }
 
-  function effective(agentId: string): EffectiveSensorConfig {
+  function scopedEffective(agentId: string): EffectiveSensorConfig {
     const seat = repo.seat(agentId);
     const candidates: SensorScope[] = [{ kind: 'agent', agentId }];
     if (seat?.department != null) candidates.push({ kind: 'department', department: seat.department });
@@ -158,6 +166,23 @@ export function createSensorConfigService(deps: SensorConfigServiceDeps): Sensor
       if (body) return { body, source: scopeString(scope) };
     }
     return { body: builtinSensorConfig(), source: 'builtin' };
+  }
+
+  function effective(agentId: string): EffectiveSensorConfig {
+    const eff = scopedEffective(agentId);
+    const extra = deps.seatAllowRules?.(agentId) ?? [];
+    if (extra.length === 0) return eff;
+    // New objects: the cached row bodies are shared by every seat of the scope.
+    const sp = eff.body.software_policy;
+    const ids = new Set([...sp.allow, ...sp.deny].map((r) => r.id));
+    const allow = [...sp.allow, ...extra.filter((r) => !ids.has(r.id))].slice(0, 5_000);
+    const merged = { ...eff, body: { ...eff.body, software_policy: { ...sp, allow } } };
+    // A frame the agent refuses would cut the seat off every later config: send it without them.
+    if (Buffer.byteLength(collectorMessage('sensor.config', merged.body), 'utf8') > MAX_SENSOR_CONFIG_FRAME_BYTES) {
+      log.error({ agent_id: agentId, seat_rules: extra.length }, 'seat allow rules do not fit the sensor.config frame; sent without them');
+      return eff;
+    }
+    return merged;
   }
 
   function frameFor(agentId: string): string {
@@ -178,6 +203,7 @@ export function createSensorConfigService(deps: SensorConfigServiceDeps): Sensor
   return {
     effective,
     frameFor,
+    pushTo: (agentId) => deps.channel.sendToAgent(agentId, frameFor(agentId)),
     current(scope) {
       const { kind, key } = scopeColumns(scope);
       const row = repo.latest(kind, key);

@@ -60,6 +60,17 @@ export interface NewAlert {
   last_event_id: number | null;
 }
 
+export interface AlertBatchUpdate {
+  id: number;
+  /** Occurrences to add to `count`. */
+  n: number;
+  /** Kept when the stored one is later (null: unchanged). */
+  last_seen: string | null;
+  last_event_id: number | null;
+  cleared_at: string | null;
+  severity: AlertSeverityValue;
+}
+
 export interface AlertHistoryRow {
   id: number;
   alert_id: number;
@@ -147,6 +158,13 @@ export interface AlertsRepo {
   findUnresolved(agentId: string, dedupKey: string): AlertRow | undefined;
   /** Counts one more occurrence; the condition is back, so cleared_at is reset. */
   bump(id: number, lastSeen: string, eventId: number | null): void;
+  /**
+   * Writes what one evaluation batch did to an existing alert: `n` more occurrences (0 for a clear
+   * only), the latest receive time and event, the final cleared state and severity.
+   */
+  applyBatch(u: AlertBatchUpdate): void;
+  /** Links events to alerts in a few multi-row statements; already linked events are skipped. */
+  linkEvents(links: readonly AlertEventLink[]): void;
   /** Marks the condition as reported gone; false when it was already marked. */
   markCleared(id: number, at: string): boolean;
   raiseSeverity(id: number, severity: AlertSeverityValue): void;
@@ -197,6 +215,9 @@ export interface AlertsRepo {
 const SEVERITIES: readonly AlertSeverityValue[] = ['low', 'medium', 'high', 'critical'];
 const zeroBySeverity = (): Record<AlertSeverityValue, number> => ({ low: 0, medium: 0, high: 0, critical: 0 });
 
+/** Links per INSERT (5 parameters each; far below SQLite's parameter limit). */
+const LINK_CHUNK = 100;
+
 const SEAT_JOIN = `SELECT a.*, g.seat_name AS seat_name, g.hostname AS hostname FROM alerts a LEFT JOIN agents g ON g.agent_id = a.agent_id`;
 
 /** Builds the alerts repo; prepares every fixed statement once. */
@@ -210,6 +231,8 @@ export function createAlertsRepo(db: Db): AlertsRepo {
   const unresolvedStmt = db.prepare(`SELECT * FROM alerts WHERE agent_id = ? AND dedup_key = ? AND state != 'resolved' ORDER BY id DESC LIMIT 1`);
   const bumpStmt = db.prepare(`UPDATE alerts SET count = count + 1, last_seen = max(last_seen, ?), last_event_id = coalesce(?, last_event_id),
     cleared_at = NULL WHERE id = ?`);
+  const batchStmt = db.prepare(`UPDATE alerts SET count = count + @n, last_seen = max(last_seen, coalesce(@last_seen, last_seen)),
+    last_event_id = coalesce(@last_event_id, last_event_id), cleared_at = @cleared_at, severity = @severity WHERE id = @id`);
   const clearedStmt = db.prepare('UPDATE alerts SET cleared_at = ? WHERE id = ? AND cleared_at IS NULL');
   const severityStmt = db.prepare('UPDATE alerts SET severity = ? WHERE id = ?');
   const ackStmt = db.prepare(`UPDATE alerts SET state = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?,
@@ -230,6 +253,17 @@ export function createAlertsRepo(db: Db): AlertsRepo {
   const historyStmt = db.prepare('SELECT * FROM alert_history WHERE alert_id = ? ORDER BY id');
   const linkStmt = db.prepare(`INSERT INTO alert_events (event_id, alert_id, event_type, event_ts, received_at)
     VALUES (@event_id, @alert_id, @event_type, @event_ts, @received_at) ON CONFLICT (event_id) DO NOTHING`);
+  // One statement per chunk size, prepared on first use: a batch's links cost a few statements, not one each.
+  const linkChunk = new Map<number, ReturnType<Db['prepare']>>();
+  const linkMany = (n: number) => {
+    let st = linkChunk.get(n);
+    if (!st) {
+      st = db.prepare(`INSERT INTO alert_events (event_id, alert_id, event_type, event_ts, received_at)
+        VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (event_id) DO NOTHING`);
+      linkChunk.set(n, st);
+    }
+    return st;
+  };
   const linkedStmt = db.prepare('SELECT * FROM alert_events WHERE alert_id = ? ORDER BY event_id DESC LIMIT ?');
   const raisedSince = db.prepare('SELECT severity, count(*) AS n FROM alerts WHERE created_at >= ? GROUP BY severity');
   const actionsSince = db.prepare('SELECT action, count(*) AS n FROM alert_history WHERE at >= ? GROUP BY action');
@@ -300,6 +334,15 @@ export function createAlertsRepo(db: Db): AlertsRepo {
     findForDedup: (agentId, key, since) => dedupStmt.get(agentId, key, since) as AlertRow | undefined,
     findUnresolved: (agentId, key) => unresolvedStmt.get(agentId, key) as AlertRow | undefined,
     bump: (id, lastSeen, eventId) => void bumpStmt.run(lastSeen, eventId, id),
+    applyBatch: (u) => void batchStmt.run(u),
+    linkEvents: (links) => {
+      for (let i = 0; i < links.length; i += LINK_CHUNK) {
+        const part = links.slice(i, i + LINK_CHUNK);
+        const params: unknown[] = [];
+        for (const l of part) params.push(l.event_id, l.alert_id, l.event_type, l.event_ts, l.received_at);
+        linkMany(part.length).run(params);
+      }
+    },
     markCleared: (id, at) => clearedStmt.run(at, id).changes === 1,
     raiseSeverity: (id, severity) => void severityStmt.run(severity, id),
     acknowledge: (id, by, at) => ackStmt.run(by, at, by, id).changes === 1,

@@ -39,6 +39,10 @@ export interface AuditQuery {
   from?: string;
   to?: string;
   afterId: number;
+  /** Only records with id < beforeId (the cursor of a newest-first listing). */
+  beforeId?: number;
+  /** 'asc' (default): oldest first; 'desc': newest first. Both page by id, so appends never shift a page. */
+  order?: 'asc' | 'desc';
   limit: number;
 }
 
@@ -119,9 +123,11 @@ export function createAuditRepo(db: Db): AuditRepo {
       if (q.caseId !== undefined) where.push('case_id = @caseId');
       if (q.from !== undefined) where.push('ts >= @from');
       if (q.to !== undefined) where.push('ts < @to');
+      if (q.beforeId !== undefined) where.push('id < @beforeId');
       const params: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(q)) if (v !== undefined) params[k] = v;
-      return db.prepare(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id LIMIT @limit`).all(params) as AuditRow[];
+      for (const [k, v] of Object.entries(q)) if (v !== undefined && k !== 'order') params[k] = v;
+      const order = q.order === 'desc' ? 'DESC' : 'ASC';
+      return db.prepare(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id ${order} LIMIT @limit`).all(params) as AuditRow[];
     },
     count: () => (countStmt.get() as { n: number }).n,
     insertCheckpoint: (row) => Number(cpInsert.run(row).lastInsertRowid),

@@ -57,7 +57,23 @@ export interface DeviceEventRow extends EventRow {
   seat_name: string | null;
 }
 
+/** One USB event of a batch for {@link DevicesRepo.recordSightings}. */
+export interface SightingInput {
+  device: UsbDevice;
+  agentId: string;
+  /** The agent's event time. */
+  at: string;
+  /** A new plug-in (usb.inserted); other usb.* events only widen the first/last window. */
+  inserted: boolean;
+}
+
 export interface DevicesRepo {
+  /**
+   * {@link DevicesRepo.recordSighting} for a batch in event order, written as one device upsert
+   * per device and one sighting upsert per (device, seat): the same end state as one call per
+   * event. Call inside the caller's transaction.
+   */
+  recordSightings(batch: readonly SightingInput[]): void;
   /**
    * Records that `agentId` saw `device` at `at` (the agent's event time). `inserted` counts a new
    * plug-in; other usb.* events only widen the first/last window. Returns the device key.
@@ -95,19 +111,58 @@ const SPREAD_COLS = `d.*,
 const inScopeSql = (scope: DepartmentScope, agentCol: string) =>
   scope === '*' ? '' : ` AND ${agentCol} IN (SELECT agent_id FROM agents WHERE department IN (SELECT value FROM json_each(@scope)))`;
 
+/** SQLite's min()/max() on TEXT compare UTF-8 bytes; JS compares UTF-16 units. Same for ASCII. */
+function textLess(a: string, b: string): boolean {
+  // eslint-disable-next-line no-control-regex -- "is it plain ASCII"
+  const ascii = /^[\u0000-\u007f]*$/;
+  if (ascii.test(a) && ascii.test(b)) return a < b;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0;
+}
+
+interface DeviceAgg {
+  device_key: string;
+  /** From the first event: what an insert of the first event would have stored. */
+  vendor_id: string;
+  product_id: string;
+  serial: string | null;
+  /** From the last event (each upsert overwrites them). */
+  manufacturer: string | null;
+  product: string | null;
+  /** The last non-null hash (each upsert keeps the stored one when the new one is null). */
+  hash: string | null;
+  first: string;
+  last: string;
+}
+
+/** The device row one event at `at` stands for. */
+function deviceSpan(key: string, device: UsbDevice, at: string): DeviceAgg {
+  return {
+    device_key: key,
+    vendor_id: device.vendor_id,
+    product_id: device.product_id,
+    serial: device.serial,
+    manufacturer: device.manufacturer,
+    product: device.product,
+    hash: device.hash,
+    first: at,
+    last: at,
+  };
+}
+
 /** Devices aggregate: every USB device seen anywhere, and where ("where has this stick been"). */
 export function createDevicesRepo(db: Db): DevicesRepo {
-  // min/max keep the window right when an agent replays old events from its outbox.
-  const upsertDevice = db.prepare(`INSERT INTO devices
+  // min/max keep the window right when an agent replays old events from its outbox. One sighting
+  // is the span [at, at]; a batch merges its sightings per device (and per seat) into one span.
+  const upsertDeviceSpan = db.prepare(`INSERT INTO devices
       (device_key, vendor_id, product_id, serial, manufacturer, product, hash, first_seen, last_seen)
-    VALUES (@device_key, @vendor_id, @product_id, @serial, @manufacturer, @product, @hash, @at, @at)
+    VALUES (@device_key, @vendor_id, @product_id, @serial, @manufacturer, @product, @hash, @first, @last)
     ON CONFLICT (device_key) DO UPDATE SET
       manufacturer = excluded.manufacturer, product = excluded.product,
       hash = coalesce(excluded.hash, devices.hash),
       first_seen = min(devices.first_seen, excluded.first_seen),
       last_seen = max(devices.last_seen, excluded.last_seen)`);
-  const upsertSighting = db.prepare(`INSERT INTO device_sightings (device_key, agent_id, first_seen, last_seen, count)
-    VALUES (@device_key, @agent_id, @at, @at, @inc)
+  const upsertSightingSpan = db.prepare(`INSERT INTO device_sightings (device_key, agent_id, first_seen, last_seen, count)
+    VALUES (@device_key, @agent_id, @first, @last, @inc)
     ON CONFLICT (device_key, agent_id) DO UPDATE SET
       first_seen = min(device_sightings.first_seen, excluded.first_seen),
       last_seen = max(device_sightings.last_seen, excluded.last_seen),
@@ -130,18 +185,37 @@ export function createDevicesRepo(db: Db): DevicesRepo {
   return {
     recordSighting: (device, agentId, at, inserted) => {
       const key = deviceKey(device);
-      upsertDevice.run({
-        device_key: key,
-        vendor_id: device.vendor_id,
-        product_id: device.product_id,
-        serial: device.serial,
-        manufacturer: device.manufacturer,
-        product: device.product,
-        hash: device.hash,
-        at,
-      });
-      upsertSighting.run({ device_key: key, agent_id: agentId, at, inc: inserted ? 1 : 0 });
+      upsertDeviceSpan.run(deviceSpan(key, device, at));
+      upsertSightingSpan.run({ device_key: key, agent_id: agentId, first: at, last: at, inc: inserted ? 1 : 0 });
       return key;
+    },
+    recordSightings(batch) {
+      const devices = new Map<string, DeviceAgg>();
+      const sightings = new Map<string, { device_key: string; agent_id: string; first: string; last: string; inc: number }>();
+      for (const { device, agentId, at, inserted } of batch) {
+        const key = deviceKey(device);
+        const d = devices.get(key);
+        if (!d) {
+          devices.set(key, deviceSpan(key, device, at));
+        } else {
+          d.manufacturer = device.manufacturer;
+          d.product = device.product;
+          if (device.hash !== null) d.hash = device.hash;
+          if (textLess(at, d.first)) d.first = at;
+          if (textLess(d.last, at)) d.last = at;
+        }
+        const sk = JSON.stringify([key, agentId]);
+        const s = sightings.get(sk);
+        if (!s) sightings.set(sk, { device_key: key, agent_id: agentId, first: at, last: at, inc: inserted ? 1 : 0 });
+        else {
+          if (textLess(at, s.first)) s.first = at;
+          if (textLess(s.last, at)) s.last = at;
+          if (inserted) s.inc++;
+        }
+      }
+      // Devices first: a sighting references its device.
+      for (const d of devices.values()) upsertDeviceSpan.run(d);
+      for (const s of sightings.values()) upsertSightingSpan.run(s);
     },
     get: (key) => getStmt.get(key) as DeviceRow | undefined,
     sightings: (key) => sightingsStmt.all(key) as SightingRow[],

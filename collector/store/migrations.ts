@@ -1,4 +1,5 @@
 import { SENSORS_MIGRATION } from './migrations-sensors.js';
+import { SOFTWARE_MIGRATION } from './migrations-software.js';
 import { ALERTS_MIGRATION } from './migrations-alerts.js';
 import { UNLOCK_MIGRATION_SQL } from './migrations-unlock.js';
 import { USERS_AUDIT_MIGRATION } from './migrations-users-audit.js';
@@ -98,13 +99,13 @@ CREATE TABLE api_tokens (
 // reports. Version 400 keeps it clear of the other areas' numbers.
 
 /** SQL for `deviceKey()` (shared/domain/usb.ts) over an event body; device-key-sql.test.ts keeps them equal. */
-const DEVICE_KEY_SQL = (body: string) => `json_extract(${body}, '$.device.vendor_id') || ':' || json_extract(${body}, '$.device.product_id') ||
+export const DEVICE_KEY_SQL = (body: string) => `json_extract(${body}, '$.device.vendor_id') || ':' || json_extract(${body}, '$.device.product_id') ||
     CASE WHEN coalesce(json_extract(${body}, '$.device.serial'), '') <> '' THEN ':s:' || json_extract(${body}, '$.device.serial')
          WHEN coalesce(json_extract(${body}, '$.device.hash'), '') <> '' THEN ':h:' || json_extract(${body}, '$.device.hash')
          ELSE ':anon' END`;
-const HAS_DEVICE_SQL = (body: string) => `json_type(${body}, '$.device.vendor_id') = 'text' AND json_type(${body}, '$.device.product_id') = 'text'`;
+export const HAS_DEVICE_SQL = (body: string) => `json_type(${body}, '$.device.vendor_id') = 'text' AND json_type(${body}, '$.device.product_id') = 'text'`;
 /** 15-minute slot of a collector timestamp: every IANA offset is a multiple of 15 minutes. */
-const BUCKET_SQL = (ts: string) => `coalesce(CAST(unixepoch(${ts}) AS INTEGER), 0) / 900`;
+export const BUCKET_SQL = (ts: string) => `coalesce(CAST(unixepoch(${ts}) AS INTEGER), 0) / 900`;
 
 const M400_CONSOLE = `
 -- Events per type, seat department (at event time; '' = none) and 15-minute slot of received_at,
@@ -154,6 +155,36 @@ const M520_SEAT_COMPLIANCE = `
 CREATE INDEX events_agent_type_seq ON events (agent_id, type, seq);
 `;
 
+// Rollups written by the ingest batch instead of per-row triggers: the batch aggregates
+// event_counts in JS (one upsert per type, department and slot per batch) and writes device_events
+// from the decoded body instead of re-parsing the stored JSON eight times per row
+// (collector/store/events-repo.ts). device_events is a function of the events: rebuilt. event_counts
+// is not: it holds the department a seat had when each event arrived, which the events table does
+// not record. So its rows are kept wherever a (type, slot) total equals COUNT(*) of the events, and
+// only slots that disagree (a hand edit, a lost row) are recounted, with the seats' current department.
+const M700_BATCHED_ROLLUPS = `
+DROP TRIGGER IF EXISTS events_count;
+DROP TRIGGER IF EXISTS events_device;
+CREATE TEMP TABLE m700_drift AS
+  SELECT type, bucket FROM (
+    SELECT type, bucket, sum(n) AS diff FROM (
+      SELECT type, bucket, n FROM event_counts
+      UNION ALL
+      SELECT type, ${BUCKET_SQL('received_at')}, -count(*) FROM events GROUP BY 1, 2
+    ) GROUP BY type, bucket
+  ) WHERE diff <> 0;
+DELETE FROM event_counts WHERE (type, bucket) IN (SELECT type, bucket FROM m700_drift);
+INSERT INTO event_counts (type, bucket, department, n)
+  SELECT e.type, ${BUCKET_SQL('e.received_at')}, coalesce(a.department, ''), count(*)
+  FROM events e LEFT JOIN agents a ON a.agent_id = e.agent_id
+  WHERE (e.type, ${BUCKET_SQL('e.received_at')}) IN (SELECT type, bucket FROM m700_drift)
+  GROUP BY 1, 2, 3;
+DROP TABLE m700_drift;
+DELETE FROM device_events;
+INSERT OR IGNORE INTO device_events (device_key, event_id)
+  SELECT ${DEVICE_KEY_SQL('body')}, id FROM events WHERE ${HAS_DEVICE_SQL('body')};
+`;
+
 /** The ordered list of all migrations. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: '001-initial', sql: M001_INITIAL },
@@ -165,4 +196,6 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 400, name: '400-console', sql: M400_CONSOLE },
   SENSORS_MIGRATION,
   { version: 520, name: '520-seat-compliance', sql: M520_SEAT_COMPLIANCE },
+  SOFTWARE_MIGRATION,
+  { version: 700, name: '700-batched-rollups', sql: M700_BATCHED_ROLLUPS },
 ]);

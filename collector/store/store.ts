@@ -2,8 +2,8 @@ import type { AgentEvent } from '../../shared/protocol/messages.js';
 import { AppError } from '../../shared/errors.js';
 import { openDatabase, type Db } from './db.js';
 import { createAgentsRepo, type AgentsRepo, type LockStateValue } from './agents-repo.js';
-import { createEventsRepo, type EventsRepo } from './events-repo.js';
-import { createDevicesRepo, type DevicesRepo } from './devices-repo.js';
+import { createEventsRepo, type EventsRepo, type NewDecodedEvent } from './events-repo.js';
+import { createDevicesRepo, type DevicesRepo, type SightingInput } from './devices-repo.js';
 import { createEnrollmentRepo, type EnrollmentRepo } from './enrollment-repo.js';
 import { createApiTokensRepo, type ApiTokensRepo } from './api-tokens-repo.js';
 import { createOfflineCodesRepo, createUnlockRepo, type OfflineCodesRepo, type UnlockRepo } from './unlock-repo.js';
@@ -41,8 +41,12 @@ export interface Store {
   readonly audit: AuditRepo;
   /** Writes a batch in ONE transaction; throws STORE_ERR_WRITE and writes nothing on failure. */
   ingest(items: readonly IngestItem[]): IngestResult[];
-  /** {@link Store.ingest}, also returning the id of each new event row (for post-commit consumers). */
-  ingestWithIds(items: readonly IngestItem[]): IngestOutcome[];
+  /**
+   * {@link Store.ingest}, also returning the id of each new event row (for post-commit consumers).
+   * `within` runs inside the batch's transaction after its rows are written, before the commit:
+   * what it writes shares the batch's one fsync, and if it throws the batch fails.
+   */
+  ingestWithIds(items: readonly IngestItem[], within?: (outcomes: readonly IngestOutcome[]) => void): IngestOutcome[];
   /** Runs `fn` in a transaction (IMMEDIATE so concurrent writers queue instead of failing late). */
   transaction<T>(fn: () => T): T;
   /** Cheap liveness probe for /api/health. */
@@ -67,47 +71,54 @@ export function openStore(path: string): Store {
   const audit = createAuditRepo(db);
   const pingStmt = db.prepare('SELECT 1 AS ok');
 
-  const ingestTx = db.transaction((items: readonly IngestItem[]): IngestOutcome[] => {
-    const results: IngestOutcome[] = [];
+  const ingestTx = db.transaction((items: readonly IngestItem[], within?: (outcomes: readonly IngestOutcome[]) => void): IngestOutcome[] => {
+    const results: IngestOutcome[] = new Array<IngestOutcome>(items.length);
     const maxSeq = new Map<string, { seq: number; at: string }>();
     // The IMMEDIATE transaction holds the write lock, so the new rows are exactly firstNew..max.
     const firstNew = audit.eventsMaxId() + 1;
     let sealTs = '';
-    for (const item of items) {
+    const rows: NewDecodedEvent[] = [];
+    const rowItems: Array<Extract<IngestItem, { kind: 'event' }>> = [];
+    const rowIndex: number[] = [];
+    items.forEach((item, i) => {
       if (item.kind === 'heartbeat') {
+        // Heartbeats touch only the agents row (never its department), so their order against
+        // the events of the batch does not matter.
         agents.heartbeat(item.agentId, item.at, item.lockState, item.outboxDepth);
-        results.push({ result: 'applied', eventId: null });
-        continue;
+        results[i] = { result: 'applied', eventId: null };
+        return;
       }
-      const { msg, agentId, receivedAt } = item;
-      const eventId = events.insertIfNew({
-        agent_id: agentId,
-        seq: msg.seq,
-        type: msg.type,
-        ts: msg.ts,
-        received_at: receivedAt,
-        body: JSON.stringify(msg.body),
-      });
-      const isNew = eventId !== null;
-      results.push({ result: isNew ? 'stored' : 'duplicate', eventId });
+      const { msg, receivedAt } = item;
+      rows.push({ agent_id: item.agentId, seq: msg.seq, type: msg.type, ts: msg.ts, received_at: receivedAt, body: JSON.stringify(msg.body), decoded: msg.body });
+      rowItems.push(item);
+      rowIndex.push(i);
+    });
+    // Rows in item order (so ids and in-batch duplicates are as before), rollups once per batch.
+    const ids = events.insertMany(rows);
+    const sightings: SightingInput[] = [];
+    ids.forEach((eventId, j) => {
+      const { msg, agentId, receivedAt } = rowItems[j]!;
+      results[rowIndex[j]!] = { result: eventId !== null ? 'stored' : 'duplicate', eventId };
       if (receivedAt > sealTs) sealTs = receivedAt;
-      if (isNew && USB_TYPES.has(msg.type) && 'device' in msg.body) {
-        devices.recordSighting(msg.body.device, agentId, msg.ts, msg.type === 'usb.inserted');
+      if (eventId !== null && USB_TYPES.has(msg.type) && 'device' in msg.body) {
+        sightings.push({ device: msg.body.device, agentId, at: msg.ts, inserted: msg.type === 'usb.inserted' });
       }
       const prev = maxSeq.get(agentId);
       if (!prev || prev.seq < msg.seq) maxSeq.set(agentId, { seq: msg.seq, at: receivedAt });
-    }
+    });
+    devices.recordSightings(sightings);
     for (const [agentId, { seq, at }] of maxSeq) agents.advanceSeq(agentId, seq, at);
     // Tamper evidence for events: the stored rows of this batch are hashed into the audit chain
     // in the same transaction (docs/security-model.md), so a changed byte fails `audit verify`.
     const lastNew = audit.eventsMaxId();
     if (lastNew >= firstNew) audit.sealEvents(firstNew, lastNew, sealTs);
+    within?.(results);
     return results;
   });
 
-  function ingestWithIds(items: readonly IngestItem[]): IngestOutcome[] {
+  function ingestWithIds(items: readonly IngestItem[], within?: (outcomes: readonly IngestOutcome[]) => void): IngestOutcome[] {
     try {
-      return ingestTx.immediate(items);
+      return ingestTx.immediate(items, within);
     } catch (cause) {
       throw new AppError('STORE_ERR_WRITE', `Could not write to the store: ingest batch of ${items.length}`, { cause });
     }

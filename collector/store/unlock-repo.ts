@@ -1,14 +1,10 @@
-import type { Approval, EndReason, UnlockRequest, UnlockState } from '../workflow/unlock-machine.js';
+import type { EndReason, UnlockRequest, UnlockState } from '../workflow/unlock-machine.js';
+import { caseColumns, caseLister, deptParam, iso, ms, newCaseColumns, parseApprovals, type CaseRow } from './case-columns.js';
 import type { Db } from './db.js';
 import type { EventRow } from './events-repo.js';
 
-/** One unlock case as stored (tables of migrations-unlock.ts). Times are ISO-8601 UTC. */
-export interface UnlockRow {
-  id: string;
-  agent_id: string;
-  request_ref: string | null;
-  source: 'api' | 'agent';
-  department: string | null;
+/** One unlock case as stored (tables of migrations-unlock.ts): the shared case columns and these. Times are ISO-8601 UTC. */
+export interface UnlockRow extends CaseRow {
   vendor_id: string;
   product_id: string;
   serial: string | null;
@@ -16,30 +12,14 @@ export interface UnlockRow {
   port: string | null;
   device_key: string;
   device: string | null;
-  reason: string;
   duration_ms: number;
-  requested_by: string;
-  requested_at: string;
-  os_user: string | null;
-  state: UnlockState;
-  approvals_required: 1 | 2;
-  approvals: string;
-  closed_by: string | null;
-  closed_reason: string | null;
-  grant_id: string | null;
-  grant_executor: string | null;
-  grant_starts_at: string | null;
-  grant_expires_at: string | null;
   allow_reinsert: 0 | 1;
   any_port: 0 | 1;
   end_reason: EndReason | null;
-  ended_at: string | null;
   grant_accepted_at: string | null;
   grant_applied_at: string | null;
   relocked_at: string | null;
   agent_end_reason: string | null;
-  version: number;
-  updated_at: string;
 }
 
 /** What a new case carries besides the machine's request. */
@@ -94,20 +74,11 @@ export interface UnlockRepo {
   unappliedEvents(types: readonly string[], afterId: number, limit: number): EventRow[];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const ms = (s: string) => Date.parse(s);
 const msOrNull = (s: string | null) => (s === null ? null : Date.parse(s));
-
-interface StoredApproval {
-  by: string;
-  at: string;
-  note: string;
-}
 
 /** Rebuilds the state machine's view of a stored case. */
 export function rowToRequest(r: UnlockRow): UnlockRequest {
-  // Our own JSON, written by update() below.
-  const approvals = (JSON.parse(r.approvals) as StoredApproval[]).map((a): Approval => ({ by: a.by, at: ms(a.at), note: a.note }));
+  const approvals = parseApprovals(r.approvals);
   return {
     id: r.id,
     agentId: r.agent_id,
@@ -142,19 +113,11 @@ export function rowToRequest(r: UnlockRow): UnlockRequest {
 function mutableColumns(req: UnlockRequest) {
   const g = req.grant;
   return {
-    state: req.state,
-    approvals: JSON.stringify(req.approvals.map((a) => ({ by: a.by, at: iso(a.at), note: a.note }))),
-    closed_by: req.closedBy,
-    closed_reason: req.closedReason,
-    grant_id: g?.id ?? null,
-    grant_executor: g?.executor ?? null,
-    grant_starts_at: g ? iso(g.startsAt) : null,
+    ...caseColumns(req),
     grant_expires_at: g ? iso(g.expiresAt) : null,
     allow_reinsert: g?.allowReinsert ? 1 : 0,
     any_port: g?.anyPort ? 1 : 0,
     end_reason: req.endReason,
-    ended_at: req.endedAt === null ? null : iso(req.endedAt),
-    version: req.version,
   };
 }
 
@@ -201,23 +164,16 @@ export function createUnlockRepo(db: Db): UnlockRepo {
   // Filters are optional; `@x IS NULL OR col = @x` keeps one statement (the tables stay small).
   const scoped = `(@agent_id IS NULL OR agent_id = @agent_id)
     AND (@departments IS NULL OR department IN (SELECT value FROM json_each(@departments)))`;
-  const where = `WHERE (@state IS NULL OR state = @state) AND ${scoped}`;
   const grantsWhere = `WHERE grant_id IS NOT NULL AND (CASE WHEN @active = 1 THEN state = 'active' ELSE state = 'ended' END) AND ${scoped}`;
   const grantsStmt = db.prepare(`SELECT * FROM unlock_requests ${grantsWhere}
     ORDER BY CASE WHEN @active = 1 THEN grant_expires_at END ASC, ended_at DESC, id LIMIT @limit OFFSET @offset`);
   const grantsCount = db.prepare(`SELECT count(*) AS n FROM unlock_requests ${grantsWhere}`);
-  const deptParam = (d: readonly string[] | '*' | undefined) => (d === undefined || d === '*' ? null : JSON.stringify(d));
-  const listStmt = db.prepare(`SELECT * FROM unlock_requests ${where} ORDER BY requested_at DESC, id DESC LIMIT @limit OFFSET @offset`);
-  const countStmt = db.prepare(`SELECT count(*) AS n FROM unlock_requests ${where}`);
+  const list = caseLister<UnlockRow>(db, 'unlock_requests');
 
   return {
     insert(req, extra, at) {
       const r = insertStmt.run({
-        id: req.id,
-        agent_id: req.agentId,
-        request_ref: extra.requestRef,
-        source: extra.source,
-        department: req.department,
+        ...newCaseColumns(req, extra, at),
         vendor_id: req.device.vendor_id,
         product_id: req.device.product_id,
         serial: req.device.serial,
@@ -225,14 +181,8 @@ export function createUnlockRepo(db: Db): UnlockRepo {
         port: req.device.port,
         device_key: extra.deviceKey,
         device: extra.deviceJson,
-        reason: req.reason,
         duration_ms: req.durationMs,
-        requested_by: req.requestedBy,
-        requested_at: iso(req.requestedAt),
-        os_user: extra.osUser,
-        approvals_required: req.approvalsRequired,
         ...mutableColumns(req),
-        updated_at: at,
       });
       return r.changes === 1;
     },
@@ -242,13 +192,7 @@ export function createUnlockRepo(db: Db): UnlockRepo {
     update: (next, expected, at) => updateStmt.run({ id: next.id, expected, updated_at: at, ...mutableColumns(next) }).changes === 1,
     markReport: (id, column, at) => report[column].run(at, id).changes === 1,
     markRelocked: (id, at, reason) => relock.run(at, reason, id).changes === 1,
-    list(q) {
-      const p = { state: q.state ?? null, agent_id: q.agentId ?? null, departments: deptParam(q.departments) };
-      return {
-        rows: listStmt.all({ ...p, limit: q.limit, offset: q.offset }) as UnlockRow[],
-        total: (countStmt.get(p) as { n: number }).n,
-      };
-    },
+    list,
     activeForAgent: (agentId) => activeAgent.all(agentId) as UnlockRow[],
     listGrants(q) {
       const p = { active: q.active ? 1 : 0, agent_id: q.agentId ?? null, departments: deptParam(q.departments) };

@@ -13,6 +13,10 @@ import { can, inScope, type DepartmentScope } from '../auth/privileges.js';
  *
  * 「批准后由电脑维护人员一人操作」: exactly one named maintainer (the executor) is accountable for
  * each grant, and neither the approver nor the executor may be the requester.
+ *
+ * The machine knows only the case fields ({@link CaseBase}); what a case is about (a USB device, a
+ * software package — collector/workflow/software-case.ts) rides along untouched, so every kind of
+ * case gets the same roles, separation of duties and lifecycle from this one implementation.
  */
 
 export type UnlockState = 'pending' | 'approved' | 'active' | 'rejected' | 'cancelled' | 'lapsed' | 'ended';
@@ -49,12 +53,12 @@ export interface Grant {
   anyPort: boolean;
 }
 
-export interface UnlockRequest {
+/** What every workflow case has, whatever its subject. */
+export interface CaseBase {
   id: string;
   agentId: string;
   /** Department of the seat (null = unassigned: only '*' scopes may act on it). */
   department: string | null;
-  device: DeviceMatch;
   reason: string;
   durationMs: number;
   requestedBy: string;
@@ -70,6 +74,11 @@ export interface UnlockRequest {
   endedAt: number | null;
   /** Optimistic-concurrency version: the service writes only if it is unchanged. */
   version: number;
+}
+
+/** A USB unlock case: the case fields plus the device it unlocks. */
+export interface UnlockRequest extends CaseBase {
+  device: DeviceMatch;
 }
 
 export interface UnlockPolicy {
@@ -106,10 +115,10 @@ export type UnlockAction =
   | { type: 'lapse' }
   | { type: 'end'; reason: Exclude<EndReason, 'revoked'> };
 
-export type UnlockEffect =
-  | { kind: 'push-grant'; request: UnlockRequest }
-  | { kind: 'push-revoke'; request: UnlockRequest; reason: string }
-  | { kind: 'notify'; event: 'approved' | 'rejected' | 'activated' | 'ended' | 'lapsed' | 'cancelled'; request: UnlockRequest };
+export type UnlockEffect<C extends CaseBase = UnlockRequest> =
+  | { kind: 'push-grant'; request: C }
+  | { kind: 'push-revoke'; request: C; reason: string }
+  | { kind: 'notify'; event: 'approved' | 'rejected' | 'activated' | 'ended' | 'lapsed' | 'cancelled'; request: C };
 
 export type UnlockErrorCode =
   | 'UNLOCK_ERR_NOT_PENDING'
@@ -124,11 +133,10 @@ export type UnlockErrorCode =
   | 'UNLOCK_ERR_REASON'
   | 'UNLOCK_ERR_DURATION';
 
-export type TransitionResult =
-  | { ok: true; next: UnlockRequest; effects: UnlockEffect[] }
-  | { ok: false; code: UnlockErrorCode; message: string };
+export type TransitionFailure = { ok: false; code: UnlockErrorCode; message: string };
+export type TransitionResult<C extends CaseBase = UnlockRequest> = { ok: true; next: C; effects: UnlockEffect<C>[] } | TransitionFailure;
 
-const fail = (code: UnlockErrorCode, message: string): TransitionResult => ({ ok: false, code, message });
+const fail = (code: UnlockErrorCode, message: string): TransitionFailure => ({ ok: false, code, message });
 
 /** Checks a new request against policy; returns an error or null. */
 export function validateNewRequest(
@@ -145,11 +153,11 @@ export function validateNewRequest(
   return null;
 }
 
-function isLapsed(req: UnlockRequest, now: number, policy: UnlockPolicy): boolean {
+function isLapsed(req: CaseBase, now: number, policy: UnlockPolicy): boolean {
   return now >= req.requestedAt + policy.requestTtlMs;
 }
 
-function activate(req: UnlockRequest, executor: string, now: number, a: { grantId: string; allowReinsert?: boolean; anyPort?: boolean }): UnlockRequest {
+function activate<C extends CaseBase>(req: C, executor: string, now: number, a: { grantId: string; allowReinsert?: boolean; anyPort?: boolean }): C {
   return {
     ...req,
     state: 'active',
@@ -164,14 +172,14 @@ function activate(req: UnlockRequest, executor: string, now: number, a: { grantI
   };
 }
 
-function checkScope(actor: Actor, req: UnlockRequest): TransitionResult | null {
+function checkScope(actor: Actor, req: CaseBase): TransitionFailure | null {
   if (!inScope(actor.departments, req.department)) {
     return fail('UNLOCK_ERR_SCOPE', `seat ${req.agentId} is outside the departments ${actor.id} may manage`);
   }
   return null;
 }
 
-function approve(req: UnlockRequest, a: Extract<UnlockAction, { type: 'approve' }>, now: number, policy: UnlockPolicy): TransitionResult {
+function approve<C extends CaseBase>(req: C, a: Extract<UnlockAction, { type: 'approve' }>, now: number, policy: UnlockPolicy): TransitionResult<C> {
   if (req.state !== 'pending') return fail('UNLOCK_ERR_NOT_PENDING', `request ${req.id} is ${req.state}, not pending`);
   if (isLapsed(req, now, policy)) return fail('UNLOCK_ERR_LAPSED', `request ${req.id} lapsed without a decision`);
   if (!can(a.actor.roles, 'unlock.approve')) return fail('UNLOCK_ERR_FORBIDDEN', `${a.actor.id} may not approve unlocks`);
@@ -182,12 +190,12 @@ function approve(req: UnlockRequest, a: Extract<UnlockAction, { type: 'approve' 
     return fail('UNLOCK_ERR_DUPLICATE_APPROVAL', `${a.actor.id} already approved request ${req.id}; a second approver is required`);
   }
   const approvals = [...req.approvals, { by: a.actor.id, at: now, note: a.note }];
-  const next: UnlockRequest = { ...req, approvals, version: req.version + 1 };
+  const next: C = { ...req, approvals, version: req.version + 1 };
   if (approvals.length < req.approvalsRequired) return { ok: true, next, effects: [] };
 
   const executes = policy.maintainerApprovalExecutes && can(a.actor.roles, 'unlock.execute') && policy.approverMayExecute;
   if (!executes) {
-    const approved = { ...next, state: 'approved' as const };
+    const approved: C = { ...next, state: 'approved' as const };
     return { ok: true, next: approved, effects: [{ kind: 'notify', event: 'approved', request: approved }] };
   }
   const active = activate(next, a.actor.id, now, a);
@@ -201,7 +209,7 @@ function approve(req: UnlockRequest, a: Extract<UnlockAction, { type: 'approve' 
   };
 }
 
-function execute(req: UnlockRequest, a: Extract<UnlockAction, { type: 'execute' }>, now: number, policy: UnlockPolicy): TransitionResult {
+function execute<C extends CaseBase>(req: C, a: Extract<UnlockAction, { type: 'execute' }>, now: number, policy: UnlockPolicy): TransitionResult<C> {
   if (req.state !== 'approved') return fail('UNLOCK_ERR_NOT_APPROVED', `request ${req.id} is ${req.state}, not approved`);
   if (!can(a.actor.roles, 'unlock.execute')) return fail('UNLOCK_ERR_FORBIDDEN', `${a.actor.id} may not execute unlocks`);
   const scope = checkScope(a.actor, req);
@@ -221,12 +229,12 @@ function execute(req: UnlockRequest, a: Extract<UnlockAction, { type: 'execute' 
   };
 }
 
-function closeWith(req: UnlockRequest, state: 'rejected' | 'cancelled' | 'lapsed', by: string | null, reason: string | null, now: number): UnlockRequest {
+function closeWith<C extends CaseBase>(req: C, state: 'rejected' | 'cancelled' | 'lapsed', by: string | null, reason: string | null, now: number): C {
   return { ...req, state, closedBy: by, closedReason: reason, endedAt: now, version: req.version + 1 };
 }
 
 /** Applies one action. Never throws; forbidden transitions return a coded error. */
-export function transition(req: UnlockRequest, action: UnlockAction, now: number, policy: UnlockPolicy = DEFAULT_UNLOCK_POLICY): TransitionResult {
+export function transition<C extends CaseBase = UnlockRequest>(req: C, action: UnlockAction, now: number, policy: UnlockPolicy = DEFAULT_UNLOCK_POLICY): TransitionResult<C> {
   switch (action.type) {
     case 'approve':
       return approve(req, action, now, policy);
@@ -259,7 +267,7 @@ export function transition(req: UnlockRequest, action: UnlockAction, now: number
       if (req.state !== 'active') return fail('UNLOCK_ERR_NOT_ACTIVE', `request ${req.id} is ${req.state}, not active`);
       if (!can(action.actor.roles, 'unlock.revoke')) return fail('UNLOCK_ERR_FORBIDDEN', `${action.actor.id} may not revoke unlocks`);
       if (action.reason.trim().length < 2) return fail('UNLOCK_ERR_REASON', 'a revocation needs a reason');
-      const next: UnlockRequest = { ...req, state: 'ended', endReason: 'revoked', endedAt: now, closedBy: action.actor.id, closedReason: action.reason, version: req.version + 1 };
+      const next: C = { ...req, state: 'ended', endReason: 'revoked', endedAt: now, closedBy: action.actor.id, closedReason: action.reason, version: req.version + 1 };
       return {
         ok: true,
         next,
@@ -271,29 +279,27 @@ export function transition(req: UnlockRequest, action: UnlockAction, now: number
     }
     case 'end': {
       if (req.state !== 'active') return fail('UNLOCK_ERR_NOT_ACTIVE', `request ${req.id} is ${req.state}, not active`);
-      const next: UnlockRequest = { ...req, state: 'ended', endReason: action.reason, endedAt: now, version: req.version + 1 };
+      const next: C = { ...req, state: 'ended', endReason: action.reason, endedAt: now, version: req.version + 1 };
       return { ok: true, next, effects: [{ kind: 'notify', event: 'ended', request: next }] };
     }
   }
 }
 
-/** Builds a fresh pending request (validated separately by validateNewRequest). */
-export function newRequest(input: {
+/** The case fields of a fresh pending case of any kind. */
+export function newCase(input: {
   id: string;
   agentId: string;
   department: string | null;
-  device: DeviceMatch;
   reason: string;
   durationMs: number;
   requestedBy: string;
   now: number;
   policy?: UnlockPolicy;
-}): UnlockRequest {
+}): CaseBase {
   return {
     id: input.id,
     agentId: input.agentId,
     department: input.department,
-    device: input.device,
     reason: input.reason,
     durationMs: input.durationMs,
     requestedBy: input.requestedBy,
@@ -308,4 +314,10 @@ export function newRequest(input: {
     endedAt: null,
     version: 0,
   };
+}
+
+/** Builds a fresh pending request (validated separately by validateNewRequest). */
+export function newRequest(input: Parameters<typeof newCase>[0] & { device: DeviceMatch }): UnlockRequest {
+  const { device, ...rest } = input;
+  return { ...newCase(rest), device };
 }

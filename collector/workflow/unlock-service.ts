@@ -11,6 +11,7 @@ import { can, inScope } from '../auth/privileges.js';
 import type { Store } from '../store/store.js';
 import { rowToRequest, type UnlockListQuery, type UnlockRow } from '../store/unlock-repo.js';
 import { grantedFrame, grantsSyncFrame, revokedFrame } from './grant-frames.js';
+import { sweepEach } from './sweep-each.js';
 import {
   DEFAULT_UNLOCK_POLICY,
   newRequest,
@@ -112,6 +113,13 @@ function fail(code: ErrorCode, message: string): never {
   throw new AppError(code, message);
 }
 
+/** The seat a case is for, if it is enrolled and not revoked; else UNLOCK_ERR_SEAT (both workflows). */
+export function liveSeatOrFail(agents: Pick<Store['agents'], 'get'>, agentId: string) {
+  const seat = agents.get(agentId);
+  if (!seat || seat.revoked_at !== null) fail('UNLOCK_ERR_SEAT', formatError('UNLOCK_ERR_SEAT', agentId));
+  return seat;
+}
+
 /** True when a device identity is precise enough to grant (vid:pid alone is too broad). */
 export function identifiesDevice(d: Pick<DeviceMatch, 'serial' | 'hash'>): boolean {
   return (d.serial !== null && d.serial.length > 0) || d.hash !== null;
@@ -129,11 +137,7 @@ export function createUnlockService(deps: UnlockServiceDeps): UnlockService {
   const log = deps.log.child({ component: 'unlock' });
   const iso = (ms: number) => new Date(ms).toISOString();
 
-  function seatOrFail(agentId: string) {
-    const seat = store.agents.get(agentId);
-    if (!seat || seat.revoked_at !== null) fail('UNLOCK_ERR_SEAT', formatError('UNLOCK_ERR_SEAT', agentId));
-    return seat;
-  }
+  const seatOrFail = (agentId: string) => liveSeatOrFail(store.agents, agentId);
 
   function grantAudit(next: UnlockRequest, actor: string, via: 'approve' | 'execute'): AuditInput {
     const g = next.grant;
@@ -348,41 +352,29 @@ export function createUnlockService(deps: UnlockServiceDeps): UnlockService {
         if (isAppError(err) && err.code.startsWith('UNLOCK_ERR_')) log.debug({ err, unlock_id: id }, 'sweep step skipped');
         else log.error({ err, unlock_id: id }, 'sweep step failed');
       };
-      let expired = 0;
-      let lapsed = 0;
-      for (const row of store.unlock.dueToExpire(iso(now), SWEEP_BATCH)) {
-        try {
-          const { effects } = store.transaction(() =>
-            stepTx(row.id, { type: 'end', reason: 'expired' }, (prev, next) => [
-              {
-                actor: SYSTEM_ACTOR,
-                action: 'unlock.expire',
-                targetType: 'unlock_request',
-                targetId: row.id,
-                caseId: row.id,
-                detail: { grant_id: prev.grant?.id ?? null, expires_at: prev.grant ? iso(prev.grant.expiresAt) : null, ended_at: iso(next.endedAt ?? now) },
-              },
-            ], now),
-          );
-          applyEffects(effects);
-          expired++;
-        } catch (err) {
-          skipped(err, row.id);
-        }
-      }
-      for (const row of store.unlock.dueToLapse(iso(now - policy.requestTtlMs), SWEEP_BATCH)) {
-        try {
-          const { effects } = store.transaction(() =>
-            stepTx(row.id, { type: 'lapse' }, () => [
-              { actor: SYSTEM_ACTOR, action: 'unlock.lapse', targetType: 'unlock_request', targetId: row.id, caseId: row.id, detail: { requested_at: row.requested_at } },
-            ], now),
-          );
-          applyEffects(effects);
-          lapsed++;
-        } catch (err) {
-          skipped(err, row.id);
-        }
-      }
+      const expired = sweepEach(store.unlock.dueToExpire(iso(now), SWEEP_BATCH), (row) => {
+        const { effects } = store.transaction(() =>
+          stepTx(row.id, { type: 'end', reason: 'expired' }, (prev, next) => [
+            {
+              actor: SYSTEM_ACTOR,
+              action: 'unlock.expire',
+              targetType: 'unlock_request',
+              targetId: row.id,
+              caseId: row.id,
+              detail: { grant_id: prev.grant?.id ?? null, expires_at: prev.grant ? iso(prev.grant.expiresAt) : null, ended_at: iso(next.endedAt ?? now) },
+            },
+          ], now),
+        );
+        applyEffects(effects);
+      }, skipped);
+      const lapsed = sweepEach(store.unlock.dueToLapse(iso(now - policy.requestTtlMs), SWEEP_BATCH), (row) => {
+        const { effects } = store.transaction(() =>
+          stepTx(row.id, { type: 'lapse' }, () => [
+            { actor: SYSTEM_ACTOR, action: 'unlock.lapse', targetType: 'unlock_request', targetId: row.id, caseId: row.id, detail: { requested_at: row.requested_at } },
+          ], now),
+        );
+        applyEffects(effects);
+      }, skipped);
       if (expired + lapsed > 0) log.info({ expired, lapsed }, 'unlock sweep');
       return { expired, lapsed };
     },

@@ -6,8 +6,50 @@ import type { OfflineCodeRow, OfflineUseRow, UnlockRow } from '../store/unlock-r
 // sanitized strings), so parsing it back is parsing our own data.
 const parse = (text: string | null): unknown => (text === null ? null : (JSON.parse(text) as unknown));
 
-/** One unlock case (request + grant + what the seat reported). */
-export function unlockView(r: UnlockRow) {
+/** A console user as the unlock views name them: people read names, the ids stay for machines. */
+export interface PersonView {
+  id: string;
+  username: string;
+  display_name: string;
+}
+
+/** Resolves a stored actor id to its user; null for non-users ('seat:<agent>', 'system') and unknown ids. */
+export type PersonLookup = (id: string) => PersonView | null;
+
+/**
+ * A lookup over the users table that remembers each id for its own lifetime: make one per
+ * request, so a list of 50 cases with the same approver reads that user once.
+ */
+export function personLookup(users: { get(id: string): { id: string; username: string; display_name: string } | undefined }): PersonLookup {
+  const seen = new Map<string, PersonView | null>();
+  return (id) => {
+    if (!seen.has(id)) {
+      const u = users.get(id);
+      seen.set(id, u ? { id: u.id, username: u.username, display_name: u.display_name } : null);
+    }
+    return seen.get(id) ?? null;
+  };
+}
+
+const noPeople: PersonLookup = () => null;
+const personOf = (people: PersonLookup, id: string | null): PersonView | null => (id === null ? null : people(id));
+
+/** The stored approvals ({by, at, note}) with each approver's name alongside. */
+function approvalsView(text: string, people: PersonLookup): unknown {
+  const list = parse(text);
+  if (!Array.isArray(list)) return list;
+  return list.map((a: unknown) => {
+    const by = typeof a === 'object' && a !== null && typeof (a as { by?: unknown }).by === 'string' ? (a as { by: string }).by : null;
+    return { ...(a as object), by_user: personOf(people, by) };
+  });
+}
+
+/**
+ * One unlock case (request + grant + what the seat reported). Every actor id (requested_by,
+ * approvals[].by, closed_by, grant.executor) comes with its user (`*_user`, null for a seat or an
+ * unknown id) when `people` is given.
+ */
+export function unlockView(r: UnlockRow, people: PersonLookup = noPeople) {
   return {
     id: r.id,
     agent_id: r.agent_id,
@@ -27,11 +69,13 @@ export function unlockView(r: UnlockRow) {
     reason: r.reason,
     duration_ms: r.duration_ms,
     requested_by: r.requested_by,
+    requested_by_user: personOf(people, r.requested_by),
     requested_at: r.requested_at,
     os_user: r.os_user,
     approvals_required: r.approvals_required,
-    approvals: parse(r.approvals),
+    approvals: approvalsView(r.approvals, people),
     closed_by: r.closed_by,
+    closed_by_user: personOf(people, r.closed_by),
     closed_reason: r.closed_reason,
     grant:
       r.grant_id === null
@@ -39,6 +83,7 @@ export function unlockView(r: UnlockRow) {
         : {
             id: r.grant_id,
             executor: r.grant_executor,
+            executor_user: personOf(people, r.grant_executor),
             starts_at: r.grant_starts_at,
             expires_at: r.grant_expires_at,
             allow_reinsert: r.allow_reinsert === 1,
@@ -55,12 +100,17 @@ export function unlockView(r: UnlockRow) {
   };
 }
 
-/** An audit record in a case trail. */
+/** An audit record in a case trail (usable as a `.map` callback). */
 export function trailView(a: AuditRecord) {
-  return { id: a.id, ts: a.ts, actor: a.actor, action: a.action, detail: a.detail, hash: a.hash };
+  return trailViewWith(noPeople)(a);
 }
 
-export function offlineCodeView(c: OfflineCodeRow, uses?: readonly OfflineUseRow[]) {
+/** trailView with the actor's user alongside (`actor_user`, null for 'system' or a seat). */
+export function trailViewWith(people: PersonLookup) {
+  return (a: AuditRecord) => ({ id: a.id, ts: a.ts, actor: a.actor, actor_user: people(a.actor), action: a.action, detail: a.detail, hash: a.hash });
+}
+
+export function offlineCodeView(c: OfflineCodeRow, uses?: readonly OfflineUseRow[], people: PersonLookup = noPeople) {
   return {
     id: c.id,
     agent_id: c.agent_id,
@@ -69,6 +119,7 @@ export function offlineCodeView(c: OfflineCodeRow, uses?: readonly OfflineUseRow
     device: parse(c.device),
     reason: c.reason,
     issued_by: c.issued_by,
+    issued_by_user: personOf(people, c.issued_by),
     issued_at: c.issued_at,
     used_at: c.used_at,
     ...(uses === undefined ? {} : { uses: uses.map(offlineUseView) }),

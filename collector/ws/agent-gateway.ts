@@ -37,6 +37,8 @@ export interface AgentGateway {
   sendToAgent(agentId: string, frame: string): boolean;
   /** Sends one frame to every session that completed hello; returns how many got it. */
   broadcast(frame: string): number;
+  /** Closes every open socket of the agent (also one still before hello) with `code`; returns how many. */
+  disconnect(agentId: string, code: number, reason: string): number;
 }
 
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
@@ -118,6 +120,13 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
           ws.close(CLOSE_CODES.shuttingDown, 'shutting down');
           return;
         }
+        // The handshake completes after authentication; a revocation committed in between must
+        // still win, or the revoked agent would keep a socket the revoke route never saw.
+        if (store.agents.get(auth.agentId)?.revoked_at != null) {
+          log.warn({ agent_id: auth.agentId }, 'agent revoked during its upgrade; closing');
+          ws.close(CLOSE_CODES.revoked, 'agent revoked');
+          return;
+        }
         const session = createAgentSession({
           ws,
           agentId: auth.agentId,
@@ -186,6 +195,16 @@ export function createAgentGateway(deps: AgentGatewayDeps): AgentGateway {
     broadcast(frame) {
       let n = 0;
       for (const s of sessions.values()) if (s.ready() && s.send(frame)) n++;
+      return n;
+    },
+    disconnect(agentId, code, reason) {
+      let n = 0;
+      for (const s of all) {
+        if (s.agentId !== agentId || !s.open()) continue;
+        s.close(code, reason);
+        n++;
+      }
+      if (n > 0) log.info({ agent_id: agentId, code, sockets: n }, 'agent disconnected');
       return n;
     },
   };

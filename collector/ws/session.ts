@@ -47,6 +47,8 @@ export interface AgentSession extends AckSink {
   /** Liveness round: terminates the socket if the previous ping got no pong, then pings again. */
   pingTick(): void;
   close(code: number, reason: string): void;
+  /** False once a close was started (by either side) or the socket is gone. */
+  open(): boolean;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
   terminate(): void;
@@ -238,6 +240,10 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
       for (const id of ids) {
         send(errorFrame('PROTO_ERR_INTERNAL', 'event not stored; resend it', id, now()));
       }
+      // Nothing from this socket may be stored past the failed events (see IngestQueue): close it;
+      // the agent reconnects and resends from the collector's last stored seq.
+      acceptingEvents = false;
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE_CODES.storeFailed, 'events not stored; reconnect and resend');
     },
     pingTick() {
       if (!alive) {
@@ -252,6 +258,7 @@ export function createAgentSession(deps: SessionDeps): AgentSession {
       acceptingEvents = false;
       if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     },
+    open: () => ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING,
     terminate: () => ws.terminate(),
   };
   return session;

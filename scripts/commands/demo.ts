@@ -12,6 +12,7 @@ interface DemoOptions {
   listen: string;
   seats: string;
   logLevel: string;
+  insecureDev?: boolean;
 }
 
 /**
@@ -27,19 +28,24 @@ export function registerDemoCommand(program: Command): Command {
     .option('--listen <host:port>', 'listen address (loopback)', '127.0.0.1:8443')
     .option('--seats <n>', 'number of simulated seats', '12')
     .option('--log-level <level>', 'collector log level', 'warn')
+    .option('--insecure-dev', 'plain http/ws instead of HTTPS/WSS (development only)')
     .action(async (opts: DemoOptions) => {
       const dataDir = resolve(opts.data);
       const listen = parseListen(opts.listen);
       const seats = Math.max(1, Math.min(200, Number.parseInt(opts.seats, 10) || 12));
       mkdirSync(join(dataDir, 'collector'), { recursive: true, mode: 0o700 });
       const log = createLogger({ level: opts.logLevel as 'warn', name: 'seatguard-demo' });
-      const collector = createCollector({ dataDir: join(dataDir, 'collector'), host: listen.host, port: listen.port, log });
-      const { url } = await collector.start();
+      const collector = createCollector({ dataDir: join(dataDir, 'collector'), host: listen.host, port: listen.port, log, insecureDev: opts.insecureDev === true });
+      const { url, caFingerprint } = await collector.start();
+      const caFile = join(dataDir, 'collector', 'tls', 'ca.pem');
+      const tls = collector.tls;
       const credentials = await ensureDemoUsers(collector.users, join(dataDir, 'demo-credentials.txt'));
 
       let fleet: SimulatedFleet | null = null;
       fleet = await runSimulatedFleet({
         collectorUrl: url,
+        // The simulated seats trust the CA straight from the local data dir (same machine).
+        ca: tls && { pem: tls.caPem, fingerprint: tls.caFingerprint },
         seats,
         durationS: 0,
         stateDir: join(dataDir, 'seats'),
@@ -52,10 +58,18 @@ export function registerDemoCommand(program: Command): Command {
         '',
         'seatguard demo is running',
         `  console / API : ${url}/`,
+        ...(caFingerprint
+          ? [
+              `  TLS CA        : ${caFile}`,
+              `                  fingerprint ${caFingerprint}`,
+              '                  the browser warns about this private CA: import ca.pem as a trusted authority,',
+              '                  or compare the fingerprint in the certificate viewer before you continue',
+            ]
+          : ['  TLS           : OFF (--insecure-dev): traffic and console sessions are unencrypted']),
         `  health        : ${url}/api/health`,
         '  demo users    : (password beside each; also in ' + join(dataDir, 'demo-credentials.txt') + ')',
         ...credentials.map((c) => `                  ${c}`),
-        `  API token     : ${collector.apiTokenFile}  (curl -H "Authorization: Bearer $(cat ${collector.apiTokenFile})" ${url}/api/v1/seats)`,
+        `  API token     : ${collector.apiTokenFile}  (curl ${caFingerprint ? `--cacert ${caFile} ` : ''}-H "Authorization: Bearer $(cat ${collector.apiTokenFile})" ${url}/api/v1/seats)`,
         `  seats         : ${seats} simulated seats (fake platform), state in ${join(dataDir, 'seats')}`,
         `  data          : ${dataDir}  (rm -rf it to start over)`,
         '  stop          : Ctrl-C',

@@ -13,6 +13,8 @@ import { loadDeviceFixtures, type FakeDeviceSpec } from '../../agent/platform/fa
 import { FakeUsbPlatform } from '../../agent/platform/fake/fake-platform.js';
 import { createOutbox, type Outbox } from '../../agent/store/outbox.js';
 import { createCollectorClient, type CollectorClient } from '../../agent/transport/collector-client.js';
+import { establishCollectorCa, type PinnedCa } from '../../agent/transport/ca-pin.js';
+import { caFingerprintOfPem, normalizeCaFingerprint } from '../../shared/ca-fingerprint.js';
 import { createEnrollmentService } from '../../collector/enrollment/enrollment-service.js';
 import { openStore } from '../../collector/store/store.js';
 
@@ -28,6 +30,8 @@ export const SIMULATION_LIMITS = { maxSeats: 2_000, maxDurationS: 3_600 } as con
 export interface SimulatedFleetOptions {
   /** Collector base URL; must be loopback (127.0.0.0/8, ::1, localhost). */
   collectorUrl: string;
+  /** The collector CA every seat trusts (required for https; the CLI reads it from --collector-data or pins --ca-fingerprint). */
+  ca?: PinnedCa | null;
   /** Number of seats, 1..2000. */
   seats: number;
   /** Seconds of traffic; 0 runs until stop(). Default 60, at most 3600. */
@@ -118,7 +122,8 @@ export function defaultFixturesDir(): string {
 
 function validate(opts: SimulatedFleetOptions): string[] {
   const problems: string[] = [];
-  if (!isLoopbackUrl(opts.collectorUrl)) problems.push('collectorUrl must be a loopback http URL');
+  if (!isLoopbackUrl(opts.collectorUrl)) problems.push('collectorUrl must be a loopback URL');
+  if (opts.collectorUrl.startsWith('https:') && !opts.ca) problems.push('an https collector needs its CA (--collector-data DIR or --ca-fingerprint)');
   if (!Number.isInteger(opts.seats) || opts.seats < 1 || opts.seats > SIMULATION_LIMITS.maxSeats) {
     problems.push(`seats must be an integer from 1 to ${SIMULATION_LIMITS.maxSeats}`);
   }
@@ -170,14 +175,16 @@ export async function runSimulatedFleet(opts: SimulatedFleetOptions): Promise<Si
     return tokens?.shift() ?? null;
   };
 
+  const ca = opts.collectorUrl.startsWith('https:') ? (opts.ca ?? null) : null;
+
   async function identityFor(name: string, dir: string | null): Promise<AgentIdentity> {
     if (dir) {
       const token = existsSync(join(dir, 'agent.json')) ? null : await nextToken();
-      return ensureIdentity({ stateDir: dir, collectorUrl: opts.collectorUrl, enrollToken: token, hostname: name, platform: 'fake', seatName: name, log: silentLogger() });
+      return ensureIdentity({ stateDir: dir, collectorUrl: opts.collectorUrl, enrollToken: token, hostname: name, platform: 'fake', seatName: name, log: silentLogger(), ca });
     }
     const token = await nextToken();
     if (!token) throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'no enrollment token left'));
-    const e = await enrollAgent({ collectorUrl: opts.collectorUrl, token, hostname: name, platform: 'fake', seatName: name });
+    const e = await enrollAgent({ collectorUrl: opts.collectorUrl, token, hostname: name, platform: 'fake', seatName: name, ca: ca?.pem ?? null });
     return { agentId: e.agentId, collectorUrl: opts.collectorUrl, seatName: e.seatName, privateKey: e.privateKey };
   }
 
@@ -242,6 +249,7 @@ export async function runSimulatedFleet(opts: SimulatedFleetOptions): Promise<Si
     }
     const client = createCollectorClient({
       collectorUrl: opts.collectorUrl,
+      ca,
       identity,
       outbox,
       log: silentLogger(),
@@ -307,6 +315,8 @@ interface SimulateCliOptions {
   seed: string;
   meanIntervalMs: string;
   logLevel: string;
+  caFingerprint?: string;
+  insecureDev?: boolean;
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -329,6 +339,8 @@ export function registerSimulateCommand(program: Command): Command {
     .option('--seed <n>', 'traffic seed', '1')
     .option('--mean-interval-ms <ms>', 'mean time between two actions on one seat', '5000')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .option('--ca-fingerprint <sha256>', 'pin the collector CA (default with --collector-data: DIR/tls/ca.pem)')
+    .option('--insecure-dev', 'allow an http:// collector (development only)')
     .action(async (o: SimulateCliOptions, cmd: Command) => {
       const log = createLogger({ level: o.logLevel as LevelWithSilent, name: 'seatguard-simulate' });
       let enrollTokens: SimulatedFleetOptions['enrollTokens'] = [
@@ -344,8 +356,10 @@ export function registerSimulateCommand(program: Command): Command {
       }
       let fleet: SimulatedFleet;
       try {
+        const ca = await simulatorCa(o, log);
         fleet = await runSimulatedFleet({
           collectorUrl: o.collector,
+          ca,
           seats: Number(o.seats),
           durationS: Number(o.duration),
           enrollTokens,
@@ -370,4 +384,21 @@ export function registerSimulateCommand(program: Command): Command {
       console.log(JSON.stringify(final, null, 2));
       process.exit(0);
     });
+}
+
+/** The CA simulated seats trust: pinned by --ca-fingerprint, else the one in --collector-data DIR/tls. */
+async function simulatorCa(o: SimulateCliOptions, log: Logger): Promise<PinnedCa | null> {
+  const url = o.collector.replace(/\/+$/, '');
+  if (url.startsWith('http:')) {
+    if (!o.insecureDev) throw new AppError('CONFIG_ERR_INVALID', formatError('CONFIG_ERR_INVALID', 'the collector URL is http:// (unencrypted); use https:// or pass --insecure-dev'));
+    return null;
+  }
+  const pin = o.caFingerprint === undefined ? null : normalizeCaFingerprint(o.caFingerprint);
+  if (o.caFingerprint !== undefined && !pin) throw new AppError('CONFIG_ERR_INVALID', formatError('CONFIG_ERR_INVALID', '--ca-fingerprint is not a SHA-256 fingerprint'));
+  const caFile = o.collectorData ? join(o.collectorData, 'tls', 'ca.pem') : null;
+  if (caFile && existsSync(caFile) && !pin) {
+    const pem = readFileSync(caFile, 'utf8');
+    return { pem, fingerprint: caFingerprintOfPem(pem) };
+  }
+  return establishCollectorCa({ collectorUrl: url, stateDir: null, pin, log });
 }

@@ -8,11 +8,13 @@ export interface GuestAgentOptions {
   cliPath: string;
   /** Host node binary (same path inside the chroot). */
   nodePath: string;
-  /** Collector URL as the guest sees it (http://10.0.2.2:PORT). */
+  /** Collector URL as the guest sees it (https://10.0.2.2:PORT). */
   collectorUrl: string;
   /** Agent state directory inside the chroot; must be writable (the /run tmpfs). */
   stateDir: string;
   enrollToken: string;
+  /** The collector CA fingerprint the agent pins on its first start (https collectors). */
+  caFingerprint?: string | null;
   /** More CLI arguments, appended as given. */
   extraArgs?: string[];
 }
@@ -45,6 +47,7 @@ export async function startGuestAgent(shell: GuestShell, opts: GuestAgentOptions
     '--collector', opts.collectorUrl,
     '--state', opts.stateDir,
     '--enroll-token', opts.enrollToken,
+    ...(opts.caFingerprint ? ['--ca-fingerprint', opts.caFingerprint] : []),
     ...(opts.extraArgs ?? []),
   ];
   const cmd = [

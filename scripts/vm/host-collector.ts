@@ -1,4 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { httpRequestText } from '../../agent/transport/http-json.js';
+import { caFingerprintOfPem } from '../../shared/ca-fingerprint.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -21,10 +23,12 @@ export interface StoredEvent {
 
 /** A seatguard collector process on the host, reachable from the guest at `guestUrl`. */
 export interface HostCollector {
-  /** http://127.0.0.1:PORT */
+  /** https://127.0.0.1:PORT */
   url: string;
-  /** The same collector as the guest sees it through QEMU user networking (10.0.2.2). */
+  /** The same collector as the guest sees it through QEMU user networking (10.0.2.2, a SAN of its certificate). */
   guestUrl: string;
+  /** The collector CA fingerprint the guest agent pins. */
+  caFingerprint: string;
   dataDir: string;
   createEnrollmentToken(): Promise<string>;
   /** agent_ids of enrolled seats. */
@@ -43,6 +47,9 @@ export interface HostCollectorOptions {
   nodePath?: string;
   startTimeoutMs?: number;
 }
+
+/** The host as a QEMU user-networking guest sees it. */
+export const GUEST_HOST = '10.0.2.2';
 
 /** Asks the OS for a free loopback port (the CLI wants an explicit --listen). */
 export async function freePort(): Promise<number> {
@@ -106,20 +113,21 @@ export function toStoredEvent(v: unknown): StoredEvent | null {
 
 /**
  * Spawns `seatguard collector --data DIR --listen 127.0.0.1:PORT` and waits for /api/health.
- * The guest reaches it as http://10.0.2.2:PORT (QEMU user networking maps that to host loopback).
+ * The guest reaches it as https://10.0.2.2:PORT (QEMU user networking maps that to host loopback).
  */
 export async function startHostCollector(opts: HostCollectorOptions): Promise<HostCollector> {
   const nodePath = opts.nodePath ?? process.execPath;
   const cli = seatguardCli(opts.cliPath);
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
   const lines: string[] = [];
   const keep = (l: string) => {
     lines.push(l);
     if (lines.length > 500) lines.splice(0, lines.length - 500);
   };
-  const child: ChildProcess = spawn(nodePath, [cli, 'collector', '--data', opts.dataDir, '--listen', `127.0.0.1:${port}`], {
+  // 10.0.2.2 is how the guest reaches the host: the server certificate must name it.
+  const child: ChildProcess = spawn(nodePath, [cli, 'collector', '--data', opts.dataDir, '--listen', `127.0.0.1:${port}`, '--tls-name', GUEST_HOST], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', createLineSplitter(keep));
@@ -146,19 +154,21 @@ export async function startHostCollector(opts: HostCollectorOptions): Promise<Ho
   };
 
   let apiToken: string | null = null;
+  const caFile = path.join(opts.dataDir, 'tls', 'ca.pem');
   const api = async (p: string): Promise<unknown> => {
     if (apiToken === null) apiToken = fs.readFileSync(path.join(opts.dataDir, 'api-token'), 'utf8').trim();
-    const res = await fetch(`${url}${p}`, { headers: { authorization: `Bearer ${apiToken}` }, signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`GET ${p}: HTTP ${res.status} ${await res.text()}`);
-    return res.json();
+    const res = await httpRequestText(`${url}${p}`, { headers: { authorization: `Bearer ${apiToken}` }, ca: fs.readFileSync(caFile, 'utf8'), timeoutMs: 10_000, maxBytes: 32 << 20 });
+    if (res.status !== 200) throw new Error(`GET ${p}: HTTP ${res.status} ${res.text}`);
+    return JSON.parse(res.text) as unknown;
   };
 
   try {
     await waitUntil(
       async () => {
         if (exited) throw new AppError('VM_ERR_HOST_PROCESS', formatError('VM_ERR_HOST_PROCESS', 'collector', 'exited'));
-        const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2_000) });
-        return res.ok && fs.existsSync(path.join(opts.dataDir, 'api-token'));
+        if (!fs.existsSync(caFile)) return false;
+        const res = await httpRequestText(`${url}/api/health`, { ca: fs.readFileSync(caFile, 'utf8'), timeoutMs: 2_000 });
+        return res.status === 200 && fs.existsSync(path.join(opts.dataDir, 'api-token'));
       },
       { timeoutMs: opts.startTimeoutMs ?? 30_000, intervalMs: 100, what: 'the collector /api/health', failFast: (e) => e instanceof AppError },
     );
@@ -169,7 +179,8 @@ export async function startHostCollector(opts: HostCollectorOptions): Promise<Ho
 
   return {
     url,
-    guestUrl: `http://10.0.2.2:${port}`,
+    guestUrl: `https://${GUEST_HOST}:${port}`,
+    caFingerprint: caFingerprintOfPem(fs.readFileSync(caFile, 'utf8')),
     dataDir: opts.dataDir,
     async createEnrollmentToken() {
       const out = await runCli(nodePath, cli, ['token', 'create', '--data', opts.dataDir], 30_000);

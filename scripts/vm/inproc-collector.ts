@@ -4,7 +4,8 @@ import type { UnlockPolicy } from '../../collector/workflow/unlock-machine.js';
 import { createLogger } from '../../shared/logger.js';
 import type { HostCollector, StoredEvent } from './host-collector.js';
 import { createLineSplitter, isRecord } from './line-reader.js';
-import { toStoredEvent } from './host-collector.js';
+import { GUEST_HOST, toStoredEvent } from './host-collector.js';
+import { httpRequestText } from '../../agent/transport/http-json.js';
 
 /** An in-process collector that also exposes the collector object (users, workflow service). */
 export interface InProcessCollector extends HostCollector {
@@ -39,19 +40,25 @@ export async function startInProcessCollector(opts: InProcessCollectorOptions): 
     host: '127.0.0.1',
     port: 0,
     log,
+    // The guest reaches the host as 10.0.2.2: the server certificate must name it.
+    tls: { names: [GUEST_HOST] },
     unlock: { ...(opts.unlockPolicy ? { policy: opts.unlockPolicy } : {}), sweepIntervalMs: opts.sweepIntervalMs ?? 1_000 },
   });
-  const { url } = await collector.start();
+  const { url, caFingerprint } = await collector.start();
   const port = new URL(url).port;
+  const ca = collector.tls?.caPem ?? null;
+  if (!ca || !caFingerprint) throw new Error('the VM lab collector runs over TLS');
 
   const request = async (method: 'GET' | 'POST', p: string, token: string, body?: unknown) => {
-    const res = await fetch(`${url}${p}`, {
+    const res = await httpRequestText(`${url}${p}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
+      headers: { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body }),
+      ca,
+      timeoutMs: 10_000,
+      maxBytes: 32 << 20,
     });
-    const text = await res.text();
+    const text = res.text;
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
@@ -68,7 +75,8 @@ export async function startInProcessCollector(opts: InProcessCollectorOptions): 
 
   return {
     url,
-    guestUrl: `http://10.0.2.2:${port}`,
+    guestUrl: `https://${GUEST_HOST}:${port}`,
+    caFingerprint,
     dataDir: opts.dataDir,
     collector,
     request,

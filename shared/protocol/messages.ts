@@ -5,6 +5,9 @@ import { PROTOCOL_ERROR_CODES } from './codes.js';
 import { UNLOCK_AGENT_EVENTS, UNLOCK_COLLECTOR_MESSAGES } from './unlock-messages.js';
 import { SENSOR_EVENT_MESSAGES } from './sensor-messages.js';
 import { SENSOR_CONFIG_AGENT_EVENTS, SENSOR_CONFIG_COLLECTOR_MESSAGES } from './sensor-config-messages.js';
+import { OUTBOX_AGENT_EVENTS } from './outbox-messages.js';
+import { SOFTWARE_REQUEST_AGENT_EVENTS } from './software-request-messages.js';
+import { AGENT_STARTED_SELFPROTECT_FIELDS, AGENT_STOPPING_SELFPROTECT_FIELDS, SELFPROTECT_AGENT_EVENTS } from './selfprotect-messages.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -71,6 +74,7 @@ export const AgentStarted = eventMessage(
       lock_state: LockState,
       /** Why the lock state is what it is (e.g. "usb1: interface_authorized_default unreadable"). */
       detail: ShortText(),
+      ...AGENT_STARTED_SELFPROTECT_FIELDS,
     },
     { additionalProperties: false },
   ),
@@ -78,7 +82,7 @@ export const AgentStarted = eventMessage(
 
 export const AgentStopping = eventMessage(
   'agent.stopping',
-  Type.Object({ reason: ShortText(256) }, { additionalProperties: false }),
+  Type.Object({ reason: ShortText(256), ...AGENT_STOPPING_SELFPROTECT_FIELDS }, { additionalProperties: false }),
 );
 
 export const LockStateChanged = eventMessage(
@@ -202,6 +206,9 @@ export const AGENT_EVENT_MESSAGES = {
   ...UNLOCK_AGENT_EVENTS,
   ...SENSOR_EVENT_MESSAGES,
   ...SENSOR_CONFIG_AGENT_EVENTS,
+  ...OUTBOX_AGENT_EVENTS,
+  ...SOFTWARE_REQUEST_AGENT_EVENTS,
+  ...SELFPROTECT_AGENT_EVENTS,
 } as const;
 
 export const AGENT_MESSAGES = { ...AGENT_CONTROL_MESSAGES, ...AGENT_EVENT_MESSAGES } as const;

@@ -16,4 +16,5 @@ export const CLOSE_CODES = {
   overloaded: 4429,
   replaced: 4409,
   shuttingDown: 4503,
+  storeFailed: 4500,
 } as const;

@@ -4,7 +4,7 @@
  * per connection. Target 10,000 on the 2-core machine.
  *   node dist/test/bench/connections.js [--connections 10000] [--hold-s 10]
  */
-import { createTokens, enrollRaw, RawConnection, readArg, rssMiB, startCollectorProcess, writeSuiteResult, type Figure } from './lib.js';
+import { createTokens, enrollRaw, httpCall, RawConnection, readArg, rssMiB, startCollectorProcess, writeSuiteResult, type Figure } from './lib.js';
 
 const target = readArg('connections', 10_000);
 const holdS = readArg('hold-s', 10);
@@ -24,7 +24,7 @@ try {
         const i = next++;
         if (i >= target) return;
         try {
-          conns.push(await RawConnection.open(c.url, await enrollRaw(c.url, tokens[i]!, `conn-${i}`)));
+          conns.push(await RawConnection.open(c.url, await enrollRaw(c.url, tokens[i]!, `conn-${i}`, c.ca), c.ca));
         } catch {
           failed++;
         }
@@ -34,7 +34,7 @@ try {
   const setupS = (performance.now() - start) / 1000;
   await new Promise((r) => setTimeout(r, holdS * 1000));
   const open = conns.filter((x) => x.ws.readyState === x.ws.OPEN).length;
-  const health = (await (await fetch(`${c.url}/api/health`)).json()) as { agents_connected: number };
+  const health = JSON.parse((await httpCall(`${c.url}/api/health`, c.ca ? { ca: c.ca } : {})).text) as { agents_connected: number };
   const rss1 = rssMiB(c.child.pid!);
   const figures: Figure[] = [
     { suite: 'connections', name: 'agent connections held after idle', value: health.agents_connected, unit: 'connections', limit: { value: 10_000, kind: 'min' }, note: `client side open: ${open}, failed: ${failed}, setup ${setupS.toFixed(1)} s incl. enrollment` },

@@ -7,11 +7,11 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createEnrollmentTokens, REPO_ROOT, startCollectorProcess as startProcess, type CollectorProcess } from './unlock/collector-process.js';
+import { createEnrollmentTokens, httpCall, REPO_ROOT, startCollectorProcess as startProcess, type CollectorProcess, type Transport } from './unlock/collector-process.js';
 import { AGENT_CHALLENGE_PATH, AUTH_HEADERS, ENROLL_PATH, generateAgentKeyPair, signChallenge } from '../../shared/protocol/agent-auth.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../../shared/protocol/version.js';
 
-export { CLI, REPO_ROOT, summarize, type CollectorProcess } from './unlock/collector-process.js';
+export { CLI, collectorHasTls, httpCall, REPO_ROOT, summarize, type CollectorProcess, type Transport } from './unlock/collector-process.js';
 export const RESULTS_DIR = join(REPO_ROOT, 'test/bench/results');
 
 export function tempDir(prefix: string): string {
@@ -56,9 +56,9 @@ export function cpuSeconds(pid: number): number {
   return ticks / 100; // USER_HZ is 100 on Linux x86-64
 }
 
-/** A collector child process on a free loopback port, with its data in a fresh temp dir by default. */
-export function startCollectorProcess(opts: { dataDir?: string } = {}): Promise<CollectorProcess> {
-  return startProcess(opts.dataDir ?? tempDir('sg-bench-collector-'));
+/** A collector child process on a free loopback port, with its data in a fresh temp dir by default; plain ws unless `transport: 'wss'`. */
+export function startCollectorProcess(opts: { dataDir?: string; transport?: Transport } = {}): Promise<CollectorProcess> {
+  return startProcess(opts.dataDir ?? tempDir('sg-bench-collector-'), opts.transport ? { transport: opts.transport } : {});
 }
 
 /** Creates enrollment tokens straight in the collector's database (as `seatguard token create` does). */
@@ -69,15 +69,16 @@ export interface RawAgent {
   privateKey: KeyObject;
 }
 
-export async function enrollRaw(url: string, token: string, name: string): Promise<RawAgent> {
+/** `ca`: the collector's certificates when it serves TLS (CollectorProcess.ca). */
+export async function enrollRaw(url: string, token: string, name: string, ca?: string[]): Promise<RawAgent> {
   const keys = generateAgentKeyPair();
-  const res = await fetch(url + ENROLL_PATH, {
+  const res = await httpCall(url + ENROLL_PATH, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ token, public_key: keys.publicKeyB64, hostname: name, platform: 'fake', seat_name: name }),
+    ...(ca ? { ca } : {}),
   });
   if (res.status !== 200) throw new Error(`enroll ${res.status}`);
-  const body = (await res.json()) as { agent_id: string };
+  const body = JSON.parse(res.text) as { agent_id: string };
   return { agentId: body.agent_id, privateKey: createPrivateKey(keys.privateKeyPem) };
 }
 
@@ -88,10 +89,11 @@ export class RawConnection {
   lastSeq = 0;
   private waiters: Array<() => void> = [];
 
-  static async open(url: string, agent: RawAgent): Promise<RawConnection> {
+  /** `ca`: the collector's certificates when `url` is https (wss, the CA is verified, not skipped). */
+  static async open(url: string, agent: RawAgent, ca?: string[]): Promise<RawConnection> {
     const c = new RawConnection();
-    const ch = await fetch(`${url}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(agent.agentId)}`);
-    const { nonce } = (await ch.json()) as { nonce: string };
+    const ch = await httpCall(`${url}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(agent.agentId)}`, ca ? { ca } : {});
+    const { nonce } = JSON.parse(ch.text) as { nonce: string };
     c.ws = new WebSocket(url.replace(/^http/, 'ws') + AGENT_WS_PATH, {
       headers: {
         [AUTH_HEADERS.agentId]: agent.agentId,
@@ -99,6 +101,7 @@ export class RawConnection {
         [AUTH_HEADERS.signature]: signChallenge(agent.privateKey, agent.agentId, nonce),
       },
       perMessageDeflate: false,
+      ...(ca ? { ca } : {}),
     });
     await new Promise<void>((resolve, reject) => {
       c.ws.once('open', () => resolve());

@@ -20,14 +20,14 @@ try {
   // Live: the same number of events streamed by 10 raw connections (each under the collector's
   // per-connection rate cap, which a single connection would hit), 500-event windows.
   const live: RawConnection[] = [];
-  for (let i = 0; i < LIVE_CONNECTIONS; i++) live.push(await RawConnection.open(c.url, await enrollRaw(c.url, tokens[i]!, `bench-live-${i}`)));
+  for (let i = 0; i < LIVE_CONNECTIONS; i++) live.push(await RawConnection.open(c.url, await enrollRaw(c.url, tokens[i]!, `bench-live-${i}`, c.ca), c.ca));
   let start = performance.now();
   await Promise.all(live.map((conn) => conn.sendAll(Math.ceil(events / LIVE_CONNECTIONS), 500)));
   const liveSecs = (performance.now() - start) / 1000;
   for (const conn of live) conn.close();
 
   // Replay: the real agent outbox filled while offline, then the real client drains it.
-  const agent = await enrollRaw(c.url, t2!, 'bench-replay');
+  const agent = await enrollRaw(c.url, t2!, 'bench-replay', c.ca);
   const outbox = createOutbox({ path: join(tempDir('sg-bench-outbox-'), 'outbox.db') });
   const proto = new RawConnection();
   const fill = performance.now();

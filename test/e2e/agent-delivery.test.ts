@@ -6,9 +6,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deviceFixture } from '../helpers/fake-agent.js';
 import { eventually } from '../helpers/eventually.js';
 import { buildOnce, freePort, killAll, runCli, spawnCli, type Spawned } from '../helpers/spawn.js';
+import { caFetch } from '../helpers/ca-fetch.js';
+import { caFingerprintOfPem } from '../../shared/ca-fingerprint.js';
 
 // Built CLI processes: a collector and an agent on the fake platform (driven through stdin), killed
 // with SIGKILL at the worst moments. Every event must end up in the collector exactly once, in order.
+// The link is HTTPS/WSS with the collector's generated CA, pinned by the agent at enrollment.
 
 interface ApiEvent {
   seq: number;
@@ -36,13 +39,23 @@ async function startCollector(dataDir: string, port: number): Promise<Spawned> {
   return c;
 }
 
+const enrollDataDir = new Map<string, string>();
 function token(dataDir: string): string {
   const r = runCli(['token', 'create', '--data', dataDir]);
   expect(r.status).toBe(0);
-  return r.stdout.trim();
+  const t = r.stdout.trim();
+  enrollDataDir.set(t, dataDir);
+  // Beside the token (on stderr): the fingerprint and a ready-to-paste agent command.
+  expect(r.stderr).toContain(caFingerprintOfPem(caPemOf(dataDir)));
+  expect(r.stderr).toContain(`SEATGUARD_ENROLL_TOKEN=${t} seatguard agent --collector https://`);
+  return t;
 }
 
-function startAgent(url: string, stateDir: string, enrollToken?: string): Spawned {
+const caPemOf = (dataDir: string) => readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
+
+/** The agent CLI; with an enrollment token it also pins the collector CA (first start). */
+function startAgent(url: string, stateDir: string, enrollToken?: string, extra: string[] = []): Spawned {
+  const dataDir = enrollToken ? enrollDataDir.get(enrollToken) : undefined;
   return spawnCli(
     [
       'agent',
@@ -56,6 +69,8 @@ function startAgent(url: string, stateDir: string, enrollToken?: string): Spawne
       '--backoff-cap-ms', '200',
       '--resync-interval-ms', '0',
       ...(enrollToken ? ['--enroll-token', enrollToken] : []),
+      ...(dataDir ? ['--ca-fingerprint', caFingerprintOfPem(caPemOf(dataDir))] : []),
+      ...extra,
     ],
     { stdin: true },
   );
@@ -64,6 +79,7 @@ function startAgent(url: string, stateDir: string, enrollToken?: string): Spawne
 async function apiEvents(url: string, dataDir: string): Promise<ApiEvent[]> {
   const apiToken = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
   const headers = { authorization: `Bearer ${apiToken}` };
+  const fetch = caFetch(caPemOf(dataDir));
   const seats = (await (await fetch(`${url}/api/v1/seats`, { headers })).json()) as { seats: Array<{ agent_id: string }> };
   const agentId = seats.seats[0]?.agent_id;
   if (!agentId) return [];
@@ -114,7 +130,7 @@ describe('agent and collector as processes', () => {
     const data = tmp('sg-e2e-col-');
     const state = tmp('sg-e2e-agent-');
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `https://127.0.0.1:${port}`;
     let collector = await startCollector(data, port);
     const agent = startAgent(url, state, token(data));
     await agent.waitForLog((l) => l.msg === 'collector session ready');
@@ -145,7 +161,7 @@ describe('agent and collector as processes', () => {
     const data = tmp('sg-e2e-col-');
     const state = tmp('sg-e2e-agent-');
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `https://127.0.0.1:${port}`;
     // Enroll once, then take everything down.
     let collector = await startCollector(data, port);
     let agent = startAgent(url, state, token(data));
@@ -182,7 +198,7 @@ describe('agent and collector as processes', () => {
     const data = tmp('sg-e2e-col-');
     const state = tmp('sg-e2e-agent-');
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    const url = `https://127.0.0.1:${port}`;
     const collector = await startCollector(data, port);
     const agent = startAgent(url, state, token(data));
     await agent.waitForLog((l) => l.msg === 'collector session ready');
@@ -195,6 +211,26 @@ describe('agent and collector as processes', () => {
     expect(product.startsWith('<img src=x onerror=alert(1)>\uFFFD\uFFFD\uFFFD[31m\uFFFD')).toBe(true);
     expect(product.endsWith('…')).toBe(true);
     await agent.kill('SIGTERM');
+    await collector.kill('SIGTERM');
+  });
+
+  it('refuses an http:// collector without --insecure-dev, and a wrong CA pin before enrolling (token stays usable)', async () => {
+    const data = tmp('sg-e2e-col-');
+    const state = tmp('sg-e2e-agent-');
+    const port = await freePort();
+    const collector = await startCollector(data, port);
+    const t = token(data);
+    const plain = spawnCli(['agent', '--collector', `http://127.0.0.1:${port}`, '--state', state, '--platform', 'fake', '--enroll-token', t]);
+    expect(await plain.exited).toBe(2);
+    expect(plain.stderr.join('')).toContain('--insecure-dev');
+
+    const wrong = spawnCli(['agent', '--collector', `https://127.0.0.1:${port}`, '--state', state, '--platform', 'fake', '--resync-interval-ms', '0', '--enroll-token', t, '--ca-fingerprint', `sha256:${'1'.repeat(64)}`]);
+    expect(await wrong.exited).toBe(2);
+    expect(wrong.logs.find((l) => l.level === 60)).toMatchObject({ code: 'AGENT_ERR_CA_PIN' });
+
+    const right = startAgent(`https://127.0.0.1:${port}`, state, t);
+    await right.waitForLog((l) => l.msg === 'collector session ready');
+    await right.kill('SIGTERM');
     await collector.kill('SIGTERM');
   });
 });

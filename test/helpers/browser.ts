@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -31,6 +32,16 @@ export function buildConsoleOnce(): void {
   built = true;
 }
 
+/**
+ * base64 SHA-256 of the collector's server public key (DATA/tls/server.pem): what Chromium's
+ * --ignore-certificate-errors-spki-list takes. Trusting exactly that key is the test-profile
+ * equivalent of importing the CA, without blanket-ignoring certificate errors.
+ */
+export function serverSpkiHash(dataDir: string): string {
+  const spki = new X509Certificate(readFileSync(join(dataDir, 'tls', 'server.pem'), 'utf8')).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
 /** What a page did that a test may want to assert on: JS dialogs, uncaught errors, console errors. */
 export interface PageRecord {
   dialogs: string[];
@@ -49,13 +60,13 @@ export interface ConsoleBrowser {
  * Headless Chromium with a fresh profile (deleted on close), zh-CN locale, Asia/Shanghai zone,
  * downloads accepted. Throws a clear error when Chromium is not installed.
  */
-export async function launchConsoleBrowser(opts: { locale?: string; timezoneId?: string } = {}): Promise<ConsoleBrowser> {
+export async function launchConsoleBrowser(opts: { locale?: string; timezoneId?: string; trustSpki?: string | null } = {}): Promise<ConsoleBrowser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   const profile = mkdtempSync(join(tmpdir(), 'sg-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: opts.trustSpki ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${opts.trustSpki}`] : CHROMIUM_ARGS,
     viewport: CONSOLE_VIEWPORT,
     locale: opts.locale ?? 'zh-CN',
     timezoneId: opts.timezoneId ?? 'Asia/Shanghai',

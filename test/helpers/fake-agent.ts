@@ -10,6 +10,7 @@ import { ensureIdentity, type AgentIdentity } from '../../agent/identity.js';
 import { FakeUsbPlatform } from '../../agent/platform/fake/fake-platform.js';
 import { createOutbox, type Outbox } from '../../agent/store/outbox.js';
 import { createCollectorClient } from '../../agent/transport/collector-client.js';
+import { establishCollectorCa } from '../../agent/transport/ca-pin.js';
 import { createAgentUnlock, type AgentUnlock } from '../../agent/grants/agent-unlock.js';
 import type { BootClock } from '../../agent/grants/boot-clock.js';
 import { createIpcServer, type IpcServer } from '../../agent/ipc/ipc-server.js';
@@ -90,9 +91,15 @@ export async function startInProcessAgent(opts: {
   unlock?: InProcessUnlockOptions;
   /** Outbox in memory instead of STATE/outbox.db (benchmarks with thousands of seats). */
   memoryOutbox?: boolean;
+  /** The collector CA pin for an https URL (first start; later starts use STATE/collector-ca.pem). */
+  caFingerprint?: string;
 }): Promise<InProcessAgent> {
   const log = opts.log ?? silentLogger();
+  const ca = opts.collectorUrl.startsWith('https:')
+    ? await establishCollectorCa({ collectorUrl: opts.collectorUrl, stateDir: opts.stateDir, pin: opts.caFingerprint ?? null, log })
+    : null;
   const identity = await ensureIdentity({
+    ca,
     stateDir: opts.stateDir,
     collectorUrl: opts.collectorUrl,
     enrollToken: opts.token ?? null,
@@ -133,6 +140,7 @@ export async function startInProcessAgent(opts: {
   agent.connect(
     createCollectorClient({
       collectorUrl: opts.collectorUrl,
+      ca,
       identity,
       outbox,
       log,

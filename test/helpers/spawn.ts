@@ -62,6 +62,20 @@ export interface Spawned {
 
 const running = new Set<ChildProcess>();
 
+/** Calls `onLine` with each complete line of a child's output stream (the newline dropped), in order. */
+export function onLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let partial = '';
+  stream?.on('data', (chunk: Buffer) => {
+    partial += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) !== -1) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      onLine(line);
+    }
+  });
+}
+
 /** Spawns `node dist/scripts/seatguard.js ...args` and collects its output. */
 export function spawnCli(args: string[], opts: { stdin?: boolean } = {}): Spawned {
   const child = spawn(process.execPath, [CLI, ...args], {
@@ -72,18 +86,11 @@ export function spawnCli(args: string[], opts: { stdin?: boolean } = {}): Spawne
   const logs: LogLine[] = [];
   const text: string[] = [];
   const stderr: string[] = [];
-  let partial = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    partial += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) !== -1) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as LogLine);
-      } catch {
-        text.push(line);
-      }
+  onLines(child.stdout, (line) => {
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      text.push(line);
     }
   });
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));

@@ -84,6 +84,7 @@ async function startAgent(r: Ready): Promise<GuestAgent> {
     collectorUrl: r.collector.guestUrl,
     stateDir: STATE_DIR,
     enrollToken,
+    caFingerprint: r.collector.caFingerprint,
   });
   return agent;
 }

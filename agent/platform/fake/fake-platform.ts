@@ -85,6 +85,16 @@ export interface InsertOptions {
   port?: string;
 }
 
+/** Upper bound of one burst: a typo in a test script must not keep an agent busy for hours. */
+export const MAX_BURST_CYCLES = 100_000;
+/** Bursts running at once on one platform (each holds a port while a device is in). */
+export const MAX_CONCURRENT_BURSTS = 8;
+
+export interface BurstOptions {
+  /** Port to use for every cycle. Default: the next free port on bus 1 at each insert. */
+  port?: string;
+}
+
 /** Scriptable in-memory UsbPlatform (`--platform fake`, tests, the simulator). */
 export class FakeUsbPlatform implements UsbPlatform {
   readonly #controllers = new Map<string, FakeController>();
@@ -92,6 +102,7 @@ export class FakeUsbPlatform implements UsbPlatform {
   readonly #watchers = new Set<{ onChange: (c: UsbChange) => void; onError: (e: Error) => void }>();
   /** Every interface name written to the model's drivers_probe, in order. */
   readonly probeLog: string[] = [];
+  #bursts = 0;
 
   constructor(opts: FakeUsbPlatformOptions = {}) {
     for (const name of opts.controllers ?? ['usb1', 'usb2']) {
@@ -197,6 +208,39 @@ export class FakeUsbPlatform implements UsbPlatform {
     }
   }
 
+  /**
+   * Plugs `spec` in and out `count` times, for load and fault-injection tests. After each insert and
+   * each removal it yields one event-loop turn: the changes are delivered by setImmediate, so a
+   * watcher handles a plug before it is pulled (a device pulled before it was read leaves no trace,
+   * as on real hardware), and the agent's socket I/O keeps running in between. Resolves with the
+   * cycles done, or rejects with FAKE_ERR_SCRIPT when a port is taken mid-burst. Bad bounds throw
+   * synchronously (FAKE_ERR_SCRIPT), so a caller can refuse the command at once.
+   */
+  burst(spec: FakeDeviceSpec, count: number, opts: BurstOptions = {}): Promise<number> {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_BURST_CYCLES) {
+      throw new AppError('FAKE_ERR_SCRIPT', formatError('FAKE_ERR_SCRIPT', `burst count must be 1..${MAX_BURST_CYCLES}`));
+    }
+    if (this.#bursts >= MAX_CONCURRENT_BURSTS) {
+      throw new AppError('FAKE_ERR_SCRIPT', formatError('FAKE_ERR_SCRIPT', `at most ${MAX_CONCURRENT_BURSTS} bursts at once`));
+    }
+    this.#bursts++;
+    return this.#runBurst(spec, count, opts);
+  }
+
+  async #runBurst(spec: FakeDeviceSpec, count: number, opts: BurstOptions): Promise<number> {
+    try {
+      for (let done = 0; done < count; done++) {
+        const port = this.insert(spec, opts.port === undefined ? {} : { port: opts.port });
+        await nextTurn();
+        this.remove(port);
+        await nextTurn();
+      }
+      return count;
+    } finally {
+      this.#bursts--;
+    }
+  }
+
   /** A controller (dock, Thunderbolt) appears with the kernel default, as a new root hub does. */
   addController(name: string, interfaceAuthorizedDefault = 1): void {
     this.#controllers.set(name, { name, interfaceAuthorizedDefault, readable: true, writable: true });
@@ -295,6 +339,11 @@ export class FakeUsbPlatform implements UsbPlatform {
 /** The fake as a full Platform. */
 export function createFakePlatform(opts: FakeUsbPlatformOptions = {}): Platform & { usb: FakeUsbPlatform } {
   return { name: 'fake', usb: new FakeUsbPlatform(opts) };
+}
+
+/** Resolves after the setImmediate callbacks queued so far (the changes #emit delivers) have run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function writeError(path: string): AppError {

@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Logger } from '../../../shared/logger.js';
 import { FakeDeviceSpec } from './device-spec.js';
-import type { FakeUsbPlatform } from './fake-platform.js';
+import { MAX_BURST_CYCLES, type FakeUsbPlatform } from './fake-platform.js';
 
 /**
  * Drives a FakeUsbPlatform from JSON lines (one command per line), so an end-to-end test or a demo
@@ -20,6 +20,17 @@ export const FakeCommand = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object({ op: Type.Literal('resync') }, { additionalProperties: false }),
+  // N insert/remove cycles in the agent process: 50 000 events through stdin line by line would
+  // need one round trip per plug; a burst keeps the pipe quiet and the agent's own code path busy.
+  Type.Object(
+    {
+      op: Type.Literal('burst'),
+      count: Type.Integer({ minimum: 1, maximum: MAX_BURST_CYCLES }),
+      device: FakeDeviceSpec,
+      port: Type.Optional(Type.String({ maxLength: 32 })),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 export type FakeCommand = Static<typeof FakeCommand>;
 
@@ -27,8 +38,14 @@ const checkCommand = Compile(FakeCommand);
 // A device spec with a few 10 KB strings fits easily; anything bigger is a broken test.
 const MAX_LINE_BYTES = 256 * 1024;
 
-/** Applies one command; returns an error message instead of throwing. */
-export function applyFakeCommand(platform: FakeUsbPlatform, line: string): string | null {
+/** How a burst ended: the cycles it completed, or why it stopped. */
+export type BurstOutcome = { ok: true; cycles: number } | { ok: false; problem: string };
+
+/**
+ * Applies one command; returns an error message instead of throwing. A burst runs on after this
+ * returns; `onBurstEnd` hears how it ended (a burst that cannot start is the returned message).
+ */
+export function applyFakeCommand(platform: FakeUsbPlatform, line: string, onBurstEnd?: (outcome: BurstOutcome) => void): string | null {
   if (Buffer.byteLength(line, 'utf8') > MAX_LINE_BYTES) return 'line too long';
   let value: unknown;
   try {
@@ -61,10 +78,33 @@ export function applyFakeCommand(platform: FakeUsbPlatform, line: string): strin
       case 'resync':
         platform.resync('fake script');
         break;
+      case 'burst':
+        return startBurst(platform, cmd.device, cmd.count, cmd.port, onBurstEnd);
     }
   } catch (err) {
     return err instanceof Error ? err.message : 'command failed';
   }
+  return null;
+}
+
+function startBurst(
+  platform: FakeUsbPlatform,
+  device: FakeDeviceSpec,
+  count: number,
+  port: string | undefined,
+  onEnd: ((outcome: BurstOutcome) => void) | undefined,
+): string | null {
+  let running: Promise<number>;
+  try {
+    // burst() checks its bounds synchronously, so a refused burst is an answer to this line.
+    running = platform.burst(device, count, port === undefined ? {} : { port });
+  } catch (err) {
+    return err instanceof Error ? err.message : 'burst failed';
+  }
+  running.then(
+    (cycles) => onEnd?.({ ok: true, cycles }),
+    (err: unknown) => onEnd?.({ ok: false, problem: err instanceof Error ? err.message : 'burst failed' }),
+  );
   return null;
 }
 
@@ -73,7 +113,11 @@ export function attachFakeScript(platform: FakeUsbPlatform, input: Readable, log
   const rl = createInterface({ input, crlfDelay: Infinity });
   rl.on('line', (line) => {
     if (line.trim().length === 0) return;
-    const problem = applyFakeCommand(platform, line);
+    const problem = applyFakeCommand(platform, line, (outcome) => {
+      // Info, not debug: tests wait for this line to know the burst's events are all in the outbox.
+      if (outcome.ok) log.info({ cycles: outcome.cycles }, 'fake burst finished');
+      else log.warn({ problem: outcome.problem }, 'fake burst stopped');
+    });
     if (problem) log.warn({ problem }, 'fake platform command rejected');
     else log.debug('fake platform command applied');
   });

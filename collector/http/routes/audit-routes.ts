@@ -17,6 +17,9 @@ const AuditQuery = Type.Object(
     from: Type.Optional(IsoTime),
     to: Type.Optional(IsoTime),
     after_id: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    /** Cursor of a newest-first listing: records with a smaller id. */
+    before_id: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
@@ -35,7 +38,7 @@ export function auditRoutes(deps: { audit: AuditLog }) {
       },
       async (req) => {
         const q = req.query;
-        const { records, nextAfterId } = audit.list(
+        const { records, nextAfterId, nextBeforeId } = audit.list(
           {
             ...(q.actor === undefined ? {} : { actor: q.actor }),
             ...(q.action === undefined ? {} : { action: q.action }),
@@ -45,9 +48,14 @@ export function auditRoutes(deps: { audit: AuditLog }) {
             ...(q.from === undefined ? {} : { from: q.from }),
             ...(q.to === undefined ? {} : { to: q.to }),
           },
-          { afterId: q.after_id ?? 0, limit: q.limit ?? 100 },
+          {
+            afterId: q.after_id ?? 0,
+            ...(q.before_id === undefined ? {} : { beforeId: q.before_id }),
+            order: q.order ?? 'asc',
+            limit: q.limit ?? 100,
+          },
         );
-        return { records, next_after_id: nextAfterId };
+        return { records, next_after_id: nextAfterId, next_before_id: nextBeforeId };
       },
     );
 

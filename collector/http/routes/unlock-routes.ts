@@ -6,7 +6,8 @@ import { inScope } from '../../auth/privileges.js';
 import type { OfflineCodeService } from '../../workflow/offline-code-service.js';
 import type { UnlockState } from '../../workflow/unlock-machine.js';
 import type { UnlockService } from '../../workflow/unlock-service.js';
-import { offlineCodeView, trailView, unlockView } from '../../workflow/unlock-views.js';
+import { offlineCodeView, personLookup, trailViewWith, unlockView as unlockViewOf, type PersonLookup } from '../../workflow/unlock-views.js';
+import type { UnlockRow } from '../../store/unlock-repo.js';
 import { actorOf, requireAction } from '../authorize.js';
 import { sendError } from '../errors.js';
 
@@ -137,8 +138,12 @@ const notFound = (reply: FastifyReply, id: string) => sendError(reply, 404, 'UNL
  * Each route names its privilege; department scope and separation of duties are enforced by the
  * workflow. Lists show only seats in the caller's departments.
  */
-export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCodeService }) {
+export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCodeService; users?: Parameters<typeof personLookup>[0] }) {
   const { unlock, offline } = deps;
+  // Names next to the actor ids (requester, approvers, executor). A fresh cache per answer: one
+  // kept across requests would show a renamed user's old name.
+  const people = (): PersonLookup => (deps.users ? personLookup(deps.users) : () => null);
+  const unlockView = (r: UnlockRow, lookup: PersonLookup = people()) => unlockViewOf(r, lookup);
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: Static<typeof UnlockListQuery> }>(
       '/unlock-requests',
@@ -153,7 +158,8 @@ export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCode
           ...(req.query.state !== undefined && isState(req.query.state) ? { state: req.query.state } : {}),
           ...(req.query.agent_id === undefined ? {} : { agentId: req.query.agent_id }),
         });
-        return { requests: rows.map(unlockView), total, limit, offset };
+        const lookup = people();
+        return { requests: rows.map((r) => unlockView(r, lookup)), total, limit, offset };
       },
     );
 
@@ -188,7 +194,8 @@ export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCode
         const row = unlock.get(req.params.id);
         // Out of scope answers like unknown: the caller learns nothing about other departments.
         if (!row || !inScope(actorOf(req).departments, row.department)) return notFound(reply, req.params.id);
-        return { request: unlockView(row), trail: unlock.trail(row.id).map(trailView) };
+        const lookup = people();
+        return { request: unlockView(row, lookup), trail: unlock.trail(row.id).map(trailViewWith(lookup)) };
       },
     );
 
@@ -256,7 +263,8 @@ export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCode
           departments: actorOf(req).departments,
           ...(req.query.agent_id === undefined ? {} : { agentId: req.query.agent_id }),
         });
-        return { grants: rows.map(unlockView), total, limit, offset, active };
+        const lookup = people();
+        return { grants: rows.map((r) => unlockView(r, lookup)), total, limit, offset, active };
       },
     );
 
@@ -300,7 +308,8 @@ export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCode
           departments: actorOf(req).departments,
           ...(req.query.agent_id === undefined ? {} : { agentId: req.query.agent_id }),
         });
-        return { codes: rows.map((c) => offlineCodeView(c)), total, limit, offset };
+        const lookup = people();
+        return { codes: rows.map((c) => offlineCodeView(c, undefined, lookup)), total, limit, offset };
       },
     );
 
@@ -310,7 +319,7 @@ export function unlockRoutes(deps: { unlock: UnlockService; offline: OfflineCode
       async (req, reply) => {
         const found = offline.get(req.params.id);
         if (!found || !inScope(actorOf(req).departments, found.department)) return sendError(reply, 404, 'API_ERR_NOT_FOUND', 'Not found: offline code');
-        return offlineCodeView(found.code, found.uses);
+        return offlineCodeView(found.code, found.uses, people());
       },
     );
   };

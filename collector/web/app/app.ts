@@ -13,6 +13,7 @@ import type { Page } from './pages/page.js';
 import { seatPage } from './pages/seat.js';
 import { seatsPage } from './pages/seats.js';
 import { unlocksPage } from './pages/unlocks.js';
+import { softwarePage } from './pages/software.js';
 import { currentRoute, href } from './router.js';
 import { can, currentUser, drop, loadPrivileges, logout, restore } from './session.js';
 import { enumLabel, errorBox } from './ui.js';
@@ -31,6 +32,7 @@ const NAV: NavItem[] = [
   { name: 'seats', label: 'nav.seats', action: 'seat.read', list: seatsPage, detail: seatPage },
   { name: 'devices', label: 'nav.devices', action: 'device.read', list: devicesPage, detail: devicePage },
   { name: 'unlocks', label: 'nav.unlocks', action: 'unlock.read', list: unlocksPage },
+  { name: 'software', label: 'nav.software', action: 'unlock.read', list: softwarePage },
   { name: 'alerts', label: 'nav.alerts', action: 'alert.read', list: alertsPage },
   { name: 'audit', label: 'nav.audit', action: 'audit.read', list: auditPage },
   { name: 'export', label: 'nav.export', action: 'export', list: exportPage },

@@ -1,6 +1,6 @@
 import { h, type Child } from './dom.js';
 import { hasKey, t, type MessageKey } from './i18n.js';
-import { arr, firstStr, get, str } from './json.js';
+import { arr, firstStr, get, num, obj, str } from './json.js';
 import { href } from './router.js';
 import { badge, type Tone } from './ui.js';
 
@@ -44,6 +44,7 @@ export function eventTone(type: string): Tone {
   if (type === 'usb.blocked' || type === 'offline.unlock_used') return 'bad';
   if (type.startsWith('grant.') || type === 'usb.allowed') return 'warn';
   if (type === 'agent.stopping') return 'muted';
+  if (type === 'outbox.dropped') return 'warn';
   return 'info';
 }
 
@@ -53,12 +54,27 @@ export function eventDetail(ev: unknown): string {
   const dev = get(body, 'device');
   if (dev !== undefined) return `${deviceName(dev)} (${vidPid(dev)})`;
   const type = str(get(ev, 'type'));
+  if (type === 'outbox.dropped') return droppedDetail(body);
   const lock = str(get(body, 'lock_state')) ?? (type === 'lock.state' ? str(get(body, 'state')) : null);
   if (lock !== null) return `${t('seats.col.lock')}: ${hasKey(`lock.${lock}`) ? t(`lock.${lock}` as MessageKey) : lock}`;
   const detail = firstStr(body, 'state', 'reason', 'grant_id', 'detail');
   if (detail !== null) return detail;
   const label = firstStr(get(ev, 'summary'), 'device_label', 'lock_state', 'reason');
   return label ?? '';
+}
+
+/** '9 low-severity events dropped (queue full, seq 12–80): usb.inserted×5, usb.removed×4'. */
+function droppedDetail(body: unknown): string {
+  const entries = Object.entries(obj(get(body, 'counts')) ?? {}).filter((e): e is [string, number] => num(e[1]) !== null);
+  const reason = str(get(body, 'reason')) ?? '';
+  const reasonKey = `event.outbox.dropped.${reason}`;
+  return t('event.outbox.dropped.detail', {
+    n: entries.reduce((a, [, n]) => a + n, 0),
+    reason: hasKey(reasonKey) ? t(reasonKey) : reason,
+    from: num(get(body, 'from_seq')) ?? '?',
+    to: num(get(body, 'to_seq')) ?? '?',
+    counts: entries.map(([k, n]) => `${k}×${n}`).join(', '),
+  });
 }
 
 export function onlineBadge(online: boolean | null, revoked: boolean): HTMLElement {

@@ -1,4 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../../shared/clock.js';
@@ -17,7 +20,65 @@ export interface CollectorProcess {
   url: string;
   dataDir: string;
   child: ChildProcess;
+  /** 'wss' when the collector serves TLS (its own CA, trusted through `ca`), else 'ws'. */
+  transport: Transport;
+  /** PEM certificates from DATA/tls/ to trust (TLS only). */
+  ca?: string[];
   stop(): Promise<void>;
+}
+
+export type Transport = 'ws' | 'wss';
+
+let tlsSupport: boolean | undefined;
+/**
+ * Whether the built collector serves TLS by default (issue 6): its CLI then has `--insecure-dev`
+ * for plain ws. Read from `--help` so the suite works before and after that change.
+ */
+export function collectorHasTls(): boolean {
+  if (tlsSupport === undefined) {
+    const r = spawnSync(process.execPath, [CLI, 'collector', '--help'], { encoding: 'utf8', timeout: 30_000 });
+    tlsSupport = `${r.stdout}${r.stderr}`.includes('--insecure-dev');
+  }
+  return tlsSupport;
+}
+
+/** Certificates the collector wrote under DATA/tls/ (its CA and server certificate). */
+function tlsCertificates(dataDir: string): string[] {
+  const dir = join(dataDir, 'tls');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((f) => join(dir, f))
+    .filter((f) => /\.(pem|crt)$/.test(f))
+    .map((f) => readFileSync(f, 'utf8'))
+    .filter((pem) => pem.includes('BEGIN CERTIFICATE') && !pem.includes('PRIVATE KEY'));
+}
+
+/**
+ * A small HTTP(S) client: global fetch cannot be given a CA without undici's dispatcher, which is
+ * not a dependency. Resolves with the status and the body text.
+ */
+export function httpCall(
+  url: string,
+  opts: { method?: string; body?: string; headers?: Record<string, string>; ca?: string[]; insecure?: boolean } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const headers = { ...(opts.body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(opts.body)) } : {}), ...opts.headers };
+    const common = { method: opts.method ?? 'GET', headers, timeout: 30_000 };
+    const req =
+      u.protocol === 'https:'
+        ? httpsRequest(u, { ...common, ...(opts.ca ? { ca: opts.ca } : {}), rejectUnauthorized: opts.insecure !== true })
+        : httpRequest(u, common);
+    req.once('error', reject);
+    req.once('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.once('error', reject);
+    });
+    req.end(opts.body);
+  });
 }
 
 function freePort(): Promise<number> {
@@ -32,27 +93,45 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The built collector as its own process (its own core), listening on a free loopback port. */
-export async function startCollectorProcess(dataDir: string): Promise<CollectorProcess> {
+/**
+ * The built collector as its own process (its own core), listening on a free loopback port.
+ * `transport`: 'ws' (the default, plain, with `--insecure-dev` once the collector has TLS) or
+ * 'wss' (TLS, only when the collector has it: throws otherwise).
+ */
+export async function startCollectorProcess(dataDir: string, opts: { transport?: Transport } = {}): Promise<CollectorProcess> {
+  const wanted = opts.transport ?? 'ws';
+  const switchable = collectorHasTls();
+  if (wanted === 'wss' && !switchable) throw new Error('this collector build has no --insecure-dev option: ws and wss cannot both be measured');
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-old-space-size=4096', CLI, 'collector', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
+  const args = ['--max-old-space-size=4096', CLI, 'collector', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'];
+  if (switchable && wanted === 'ws') args.push('--insecure-dev');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/api/health`)).ok) break;
-    } catch {
-      // not listening yet
+  // Whatever the flags say, the scheme that answers is the one in use (a build may serve TLS by
+  // default before its CLI has --insecure-dev); liveness only, the CA is enforced afterwards.
+  let transport: Transport | undefined;
+  while (!transport) {
+    for (const t of ['ws', 'wss'] as const) {
+      try {
+        if ((await httpCall(`${t === 'wss' ? 'https' : 'http'}://127.0.0.1:${port}/api/health`, { insecure: true })).status === 200) transport = t;
+      } catch {
+        // not listening yet, or the other scheme
+      }
+      if (transport) break;
     }
+    if (transport) break;
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('collector did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
+  const url = `${transport === 'wss' ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const ca = transport === 'wss' ? tlsCertificates(dataDir) : undefined;
+  if (ca?.length === 0) throw new Error(`collector serves TLS but wrote no certificate under ${join(dataDir, 'tls')}`);
   return {
     url,
     dataDir,
     child,
+    transport,
+    ...(ca ? { ca } : {}),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

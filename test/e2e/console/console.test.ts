@@ -8,7 +8,7 @@ import { buildConsoleOnce, launchConsoleBrowser, screenshot, type ConsoleBrowser
 import { eventually } from '../../helpers/eventually.js';
 import { deviceFixture, startInProcessAgent, type InProcessAgent } from '../../helpers/fake-agent.js';
 import { startConsoleCollector, type ConsoleCollector } from './harness.js';
-import { addUser, apiLogin } from './session.js';
+import { addUser, apiLogin, pageLogin } from './session.js';
 
 // The console in a real Chromium against a real collector and a real (simulated) seat: the agent
 // runs its enforcement loop on the fake USB platform and reports over the real WebSocket.
@@ -28,15 +28,7 @@ let browserB: ConsoleBrowser;
 const users: Record<string, { username: string; password: string; id: string }> = {};
 let portN = 0;
 
-async function login(page: Page, who: string): Promise<void> {
-  const u = users[who];
-  if (!u) throw new Error(`no user ${who}`);
-  await page.goto(run.url + '/');
-  await page.getByTestId('login-username').fill(u.username);
-  await page.getByTestId('login-password').fill(u.password);
-  await page.getByTestId('login-submit').click();
-  await page.getByTestId('current-user').waitFor();
-}
+const login = (page: Page, who: string): Promise<void> => pageLogin(page, run.url, users, who);
 
 function plug(product?: string): string {
   const d = deviceFixture('sandisk-ultra-fit');
@@ -63,10 +55,11 @@ beforeAll(async () => {
   users.officer = await addUser(run.collector, 'officer-1', ['officer']);
   users.duty = await addUser(run.collector, 'duty-1', ['duty']);
   stateDir = mkdtempSync(join(tmpdir(), 'sg-console-seat-'));
-  seat = await startInProcessAgent({ collectorUrl: run.url, stateDir, token: run.collector.createEnrollmentToken(), seatName: SEAT });
+  seat = await startInProcessAgent({ collectorUrl: run.url, stateDir, token: run.collector.createEnrollmentToken(), seatName: SEAT, caFingerprint: run.collector.tls?.caFingerprint ?? '' });
   await eventually(() => run.collector.stats().agentsConnected === 1, 10_000);
-  browserA = await launchConsoleBrowser();
-  browserB = await launchConsoleBrowser();
+  // The console runs over HTTPS with the collector's own CA: the browsers trust exactly its server key.
+  browserA = await launchConsoleBrowser({ trustSpki: run.spki });
+  browserB = await launchConsoleBrowser({ trustSpki: run.spki });
 }, 90_000);
 
 afterAll(async () => {
@@ -163,7 +156,7 @@ describe('web console in Chromium', () => {
     const id = await row.getAttribute('data-request-id');
     expect(id).toBeTruthy();
 
-    const api = await apiLogin(run.url, users.maintA!.username, users.maintA!.password);
+    const api = await apiLogin(run.url, users.maintA!.username, users.maintA!.password, run.fetch);
     const res = await api.post(`/api/v1/unlock-requests/${encodeURIComponent(id ?? '')}/approve`, { note: 'self' });
     expect(res.status).toBe(403);
     expect((res.json as { error: { code: string } }).error.code).toBe('UNLOCK_ERR_SELF_APPROVAL');
@@ -173,7 +166,7 @@ describe('web console in Chromium', () => {
 
   it('lets another maintainer approve: the grant shows active with a countdown, then expires', async () => {
     // The requester raises a short request through the API (the console's minutes field is for people).
-    const requester = await apiLogin(run.url, users.maintA!.username, users.maintA!.password);
+    const requester = await apiLogin(run.url, users.maintA!.username, users.maintA!.password, run.fetch);
     const devices = await requester.get(`/api/v1/devices?agent_id=${encodeURIComponent(seat.identity.agentId)}&limit=50`);
     const stick = (devices.json as { devices: Array<{ vendor_id: string; product_id: string; serial: string | null; product: string | null }> }).devices.find((d) => d.product !== HOSTILE);
     expect(stick).toBeDefined();
@@ -200,6 +193,10 @@ describe('web console in Chromium', () => {
     // The countdown runs in the page (no reload, no refetch needed).
     await expect.poll(() => grant.getByTestId('grant-countdown').textContent(), POLL).not.toBe(first);
     expect(await page.getByTestId('unlock-history').locator(`tr[data-request-id="${id}"]`).getAttribute('data-state')).toBe('active');
+    // People, not ids: the requester is shown by name to another user (the id is for machines).
+    const requesterCell = await page.getByTestId('unlock-history').locator(`tr[data-request-id="${id}"]`).textContent();
+    expect(requesterCell).toContain(users.maintA!.username);
+    expect(requesterCell).not.toContain(users.maintA!.id);
     await screenshot(page, '07-unlocks');
     // Expiry: the server ends the grant; the page learns it live and moves the case to "ended".
     await expect.poll(() => page.getByTestId('unlock-history').locator(`tr[data-request-id="${id}"]`).getAttribute('data-state'), { timeout: GRANT_MS + 15_000 }).toBe('ended');

@@ -12,7 +12,7 @@ let browser: ConsoleBrowser;
 beforeAll(async () => {
   buildConsoleOnce();
   run = await startConsoleCollector();
-  browser = await launchConsoleBrowser();
+  browser = await launchConsoleBrowser({ trustSpki: run.spki });
 }, 60_000);
 
 afterAll(async () => {
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('console serving plugin', () => {
   it('serves index.html with the strict CSP and no-cache', async () => {
-    const res = await fetch(run.url + '/');
+    const res = await run.fetch(run.url + '/');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = res.headers.get('content-security-policy') ?? '';
@@ -38,22 +38,22 @@ describe('console serving plugin', () => {
   });
 
   it('serves compiled modules and CSS with their content types and answers 304 to a matching ETag', async () => {
-    const js = await fetch(run.url + '/assets/app.js');
+    const js = await run.fetch(run.url + '/assets/app.js');
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     const etag = js.headers.get('etag');
     expect(etag).toMatch(/^"[\w-]+"$/);
-    const again = await fetch(run.url + '/assets/app.js', { headers: { 'if-none-match': etag ?? '' } });
+    const again = await run.fetch(run.url + '/assets/app.js', { headers: { 'if-none-match': etag ?? '' } });
     expect(again.status).toBe(304);
-    const nested = await fetch(run.url + '/assets/pages/overview.js');
+    const nested = await run.fetch(run.url + '/assets/pages/overview.js');
     expect(nested.status).toBe(200);
-    const css = await fetch(run.url + '/assets/app.css');
+    const css = await run.fetch(run.url + '/assets/app.css');
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     expect(css.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
   });
 
   it('publishes the role matrix of collector/auth/privileges.ts', async () => {
-    const res = await fetch(run.url + '/assets/privileges.json');
+    const res = await run.fetch(run.url + '/assets/privileges.json');
     const doc = (await res.json()) as { roles: Record<string, string[]> };
     expect(doc.roles.maintainer).toContain('unlock.approve');
     expect(doc.roles.admin).not.toContain('unlock.approve');
@@ -62,7 +62,7 @@ describe('console serving plugin', () => {
 
   it('refuses paths that try to leave the asset folders or name unknown files', async () => {
     for (const p of ['/assets/../package.json', '/assets/%2e%2e/package.json', '/assets/..%2fpackage.json', '/assets/index.html', '/assets/tsconfig.json', '/assets/app.ts', '/assets/nope.js', '/assets/APP.js']) {
-      const res = await fetch(run.url + p);
+      const res = await run.fetch(run.url + p);
       expect(res.status, p).toBe(404);
       const body = (await res.json()) as { error: { code: string } };
       expect(body.error.code).toBe('API_ERR_NOT_FOUND');
@@ -81,7 +81,7 @@ describe('console serving plugin', () => {
   });
 
   it('leaves /api to the API: its answers carry no console CSP', async () => {
-    const res = await fetch(run.url + '/api/v1/seats');
+    const res = await run.fetch(run.url + '/api/v1/seats');
     expect(res.status).toBe(401);
     expect(res.headers.get('content-security-policy')).toBeNull();
   });

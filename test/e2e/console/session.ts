@@ -1,3 +1,5 @@
+import type { Page } from 'playwright-core';
+import type { CaFetch } from '../../helpers/ca-fetch.js';
 import type { Collector } from '../../../collector/collector.js';
 
 /** A logged-in API client (cookie + CSRF), for assertions the browser cannot make directly. */
@@ -14,8 +16,19 @@ export async function addUser(collector: Collector, username: string, roles: str
   return { username, password, id: u.id };
 }
 
+/** Signs `who` (a key of `users`) in through the console's login form at `url`, as a person would. */
+export async function pageLogin(page: Page, url: string, users: Readonly<Record<string, { username: string; password: string }>>, who: string): Promise<void> {
+  const u = users[who];
+  if (!u) throw new Error(`no user ${who}`);
+  await page.goto(url + '/');
+  await page.getByTestId('login-username').fill(u.username);
+  await page.getByTestId('login-password').fill(u.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('current-user').waitFor();
+}
+
 /** Logs in over HTTP like the browser does and keeps the session cookie and CSRF token. */
-export async function apiLogin(url: string, username: string, password: string): Promise<ApiSession> {
+export async function apiLogin(url: string, username: string, password: string, fetch: CaFetch = globalThis.fetch): Promise<ApiSession> {
   const res = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
   if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status} ${await res.text()}`);
   const setCookie = res.headers.get('set-cookie') ?? '';

@@ -31,7 +31,7 @@ describe('the agent process and the seat CLI', () => {
     const state = mkdtempSync(join(tmpdir(), 'sg-e2e-agent-'));
     cleanups.push(async () => rmSync(state, { recursive: true, force: true }));
     const agent = spawnCli(
-      ['agent', '--collector', site.url, '--state', state, '--platform', 'fake', '--fake-stdin', '--seat-name', 'e2e-proc-01', '--enroll-token', site.enrollToken(), '--backoff-base-ms', '10', '--backoff-cap-ms', '200', '--resync-interval-ms', '0'],
+      ['agent', '--collector', site.url, '--state', state, '--platform', 'fake', '--fake-stdin', '--seat-name', 'e2e-proc-01', '--enroll-token', site.enrollToken(), '--ca-fingerprint', site.caFingerprint, '--backoff-base-ms', '10', '--backoff-cap-ms', '200', '--resync-interval-ms', '0'],
       { stdin: true },
     );
     await agent.waitForLog((l) => l.msg === 'local request socket listening');

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { caFetch } from '../../helpers/ca-fetch.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCollector, type Collector } from '../../../collector/collector.js';
 import type { UnlockPolicy } from '../../../collector/workflow/unlock-machine.js';
 import { deviceFixture, startInProcessAgent, type InProcessAgent } from '../../helpers/fake-agent.js';
+import { userApi } from '../../helpers/user-api.js';
 
 /**
  * The real collector (SQLite, HTTP API, agent gateway, unlock workflow) in this process on
@@ -20,6 +22,8 @@ export interface Site {
   collector: Collector;
   url: string;
   dataDir: string;
+  /** The collector CA agents pin (the site runs HTTPS/WSS). */
+  caFingerprint: string;
   /** Bearer tokens of signed-in users by username. */
   tokens: Record<string, string>;
   /** Stops the collector (the data dir stays for restart()). */
@@ -46,8 +50,11 @@ function collectorOn(dataDir: string, port: number): Collector {
 export async function startSite(): Promise<Site> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sg-e2e-unlock-'));
   let collector = collectorOn(dataDir, 0);
-  const { url } = await collector.start();
+  const { url, caFingerprint } = await collector.start();
+  if (!caFingerprint || !collector.tls) throw new Error('the unlock e2e site runs over TLS');
   const port = Number(new URL(url).port);
+  // Same data dir on restart: the same CA, so one trusting fetch serves the whole test.
+  const fetch = caFetch(collector.tls.caPem);
   let running = true;
   const tokens: Record<string, string> = {};
   for (const [username, roles] of [
@@ -70,6 +77,7 @@ export async function startSite(): Promise<Site> {
     },
     url,
     dataDir,
+    caFingerprint,
     tokens,
     async stop() {
       if (!running) return;
@@ -82,14 +90,7 @@ export async function startSite(): Promise<Site> {
       await collector.start();
       running = true;
     },
-    async api<T>(user: string, method: 'GET' | 'POST', path: string, body?: unknown) {
-      const res = await fetch(`${url}/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${tokens[user] ?? ''}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: res.status, json: (await res.json()) as T };
-    },
+    api: userApi(url, tokens, fetch),
     enrollToken: () => collector.createEnrollmentToken(),
     async cleanup() {
       await site.stop();
@@ -106,6 +107,7 @@ export async function startSeat(site: Site, name: string): Promise<InProcessAgen
     collectorUrl: site.url,
     stateDir,
     token: site.enrollToken(),
+    caFingerprint: site.caFingerprint,
     seatName: name,
     unlock: { ipc: true, checkIntervalMs: 100 },
   });

@@ -1,12 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../../../collector/collector.js';
 import { deviceFixture, startInProcessAgent, type InProcessAgent } from '../../helpers/fake-agent.js';
+import { useCleanups } from '../../helpers/cleanups.js';
 import { eventually } from '../../helpers/eventually.js';
+import { caFetch } from '../../helpers/ca-fetch.js';
 
-// The agent core against the real collector: real ws on 127.0.0.1, real SQLite files on both ends.
+// The agent core against the real collector: real wss on 127.0.0.1 (the collector's own CA,
+// pinned by fingerprint), real SQLite files on both ends.
 
 interface ApiEvent {
   seq: number;
@@ -14,16 +14,7 @@ interface ApiEvent {
   body: Record<string, unknown>;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const { cleanups, tmp } = useCleanups();
 
 async function collectorOn(dataDir: string, port = 0): Promise<{ collector: Collector; url: string }> {
   const collector = createCollector({ dataDir, port, heartbeatIntervalMs: 100, pingIntervalMs: 100 });
@@ -41,7 +32,13 @@ async function collectorOn(dataDir: string, port = 0): Promise<{ collector: Coll
 }
 
 async function agentFor(url: string, collector: Collector, stateDir: string): Promise<InProcessAgent> {
-  const a = await startInProcessAgent({ collectorUrl: url, stateDir, token: collector.createEnrollmentToken(), seatName: 'seat-01' });
+  const a = await startInProcessAgent({
+    collectorUrl: url,
+    stateDir,
+    token: collector.createEnrollmentToken(),
+    seatName: 'seat-01',
+    ...(collector.tls ? { caFingerprint: collector.tls.caFingerprint } : {}),
+  });
   cleanups.push(() => a.stop());
   return a;
 }
@@ -50,7 +47,7 @@ async function events(url: string, collector: Collector, agentId: string): Promi
   const out: ApiEvent[] = [];
   let after = 0;
   for (;;) {
-    const res = await fetch(`${url}/api/v1/seats/${agentId}/events?after=${after}&limit=500`, { headers: { authorization: `Bearer ${collector.apiToken}` } });
+    const res = await caFetch(collector.tls?.caPem ?? null)(`${url}/api/v1/seats/${agentId}/events?after=${after}&limit=500`, { headers: { authorization: `Bearer ${collector.apiToken}` } });
     expect(res.status).toBe(200);
     const page = (await res.json()) as { events: ApiEvent[]; next_after: number | null };
     out.push(...page.events);

@@ -28,8 +28,8 @@ async function collector(): Promise<{ fc: FakeCollector; url: string }> {
 
 describe('loadAgentConfig', () => {
   it('applies the documented defaults and freezes the result', () => {
-    const c = loadAgentConfig({ collectorUrl: 'http://127.0.0.1:8443/', stateDir: '/var/lib/seatguard' });
-    expect(c).toMatchObject({ ...AGENT_DEFAULTS, collectorUrl: 'http://127.0.0.1:8443', stateDir: '/var/lib/seatguard' });
+    const c = loadAgentConfig({ collectorUrl: 'https://127.0.0.1:8443/', stateDir: '/var/lib/seatguard' });
+    expect(c).toMatchObject({ ...AGENT_DEFAULTS, collectorUrl: 'https://127.0.0.1:8443', stateDir: '/var/lib/seatguard' });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
@@ -55,11 +55,11 @@ describe('loadAgentConfig', () => {
   });
 
   it('accepts numeric strings from the command line', () => {
-    expect(loadAgentConfig({ collectorUrl: 'http://h', stateDir: 's', backoffBaseMs: '10', backoffCapMs: '200' })).toMatchObject({ backoffBaseMs: 10, backoffCapMs: 200 });
+    expect(loadAgentConfig({ collectorUrl: 'https://h', stateDir: 's', backoffBaseMs: '10', backoffCapMs: '200' })).toMatchObject({ backoffBaseMs: 10, backoffCapMs: 200 });
   });
 
   it('refuses fakeStdin unless the platform is fake', () => {
-    expect(() => loadAgentConfig({ collectorUrl: 'http://h', stateDir: 's', fakeStdin: true })).toThrow(/fakeStdin needs platform fake/);
+    expect(() => loadAgentConfig({ collectorUrl: 'https://h', stateDir: 's', fakeStdin: true })).toThrow(/fakeStdin needs platform fake/);
   });
 });
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../../../collector/collector.js';
 import { runSimulatedFleet, isLoopbackUrl, mulberry32 } from '../../../scripts/commands/simulate.js';
 import { eventually } from '../../helpers/eventually.js';
+import { caFetch } from '../../helpers/ca-fetch.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -23,8 +24,10 @@ async function collector(): Promise<{ c: Collector; url: string }> {
 describe('runSimulatedFleet', () => {
   it('runs enrolled seats that produce traffic the collector stores, then stops them gracefully', async () => {
     const { c, url } = await collector();
+    expect(url).toMatch(/^https:/);
     const fleet = await runSimulatedFleet({
       collectorUrl: url,
+      ca: c.tls && { pem: c.tls.caPem, fingerprint: c.tls.caFingerprint },
       seats: 4,
       durationS: 0,
       enrollTokens: () => c.createEnrollmentToken(),
@@ -39,6 +42,7 @@ describe('runSimulatedFleet', () => {
     await eventually(() => expect(fleet.stats().actions.stick ?? 0).toBeGreaterThanOrEqual(3));
     const final = await fleet.stop();
     expect(final).toMatchObject({ seats: 4, enrolled: 4, enrollFailures: 0, outboxDepth: 0 });
+    const fetch = caFetch(c.tls?.caPem ?? null);
     const res = await fetch(`${url}/api/v1/seats`, { headers: { authorization: `Bearer ${c.apiToken}` } });
     const seats = (await res.json()) as { seats: Array<{ agent_id: string }> };
     expect(seats.seats).toHaveLength(4);
@@ -48,9 +52,13 @@ describe('runSimulatedFleet', () => {
 
   it('counts seats it could not enroll and keeps running the others', async () => {
     const { c, url } = await collector();
-    const fleet = await runSimulatedFleet({ collectorUrl: url, seats: 3, durationS: 0, enrollTokens: [c.createEnrollmentToken()], startSpreadMs: 0, meanActionIntervalMs: 1_000 });
+    const fleet = await runSimulatedFleet({ collectorUrl: url, ca: c.tls && { pem: c.tls.caPem, fingerprint: c.tls.caFingerprint }, seats: 3, durationS: 0, enrollTokens: [c.createEnrollmentToken()], startSpreadMs: 0, meanActionIntervalMs: 1_000 });
     cleanups.push(() => fleet.stop());
     expect(fleet.stats()).toMatchObject({ seats: 3, enrolled: 1, enrollFailures: 2 });
+  });
+
+  it('refuses an https collector without its CA', async () => {
+    await expect(runSimulatedFleet({ collectorUrl: 'https://127.0.0.1:1', seats: 1 })).rejects.toMatchObject({ code: 'CONFIG_ERR_INVALID', message: expect.stringContaining('needs its CA') });
   });
 
   it('refuses non-loopback collectors and out-of-bounds sizes', async () => {

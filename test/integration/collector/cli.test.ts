@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
@@ -8,6 +8,8 @@ import { registerTokenCommand } from '../../../collector/main.js';
 import { openStore } from '../../../collector/store/store.js';
 import { AGENT_WS_PATH, CLOSE_CODES } from '../../../shared/protocol/version.js';
 import { eventually } from '../../helpers/eventually.js';
+import { caFetch } from '../../helpers/ca-fetch.js';
+import { caFingerprintOfPem } from '../../../shared/ca-fingerprint.js';
 import { connectReady, enroll, startCollector, stoppingEvent, tempDir, type Running } from './harness.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -95,7 +97,7 @@ describe('seatguard collector (child process)', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('logs JSON with the URL and the api-token path, and on SIGTERM commits, acks and exits 0', async () => {
+  it('logs JSON with the https URL, the CA fingerprint and the api-token path, and on SIGTERM commits, acks and exits 0', async () => {
     const dir = tempDir();
     dirs.push(dir);
     const proc = spawn(process.execPath, [entry, 'collector', '--data', dir, '--listen', '127.0.0.1:0', '--log-level', 'info'], {
@@ -113,12 +115,17 @@ describe('seatguard collector (child process)', () => {
       return l;
     }, 15_000);
     const url = String(listening.url);
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(lines.some((l) => l.api_token_file === join(dir, 'api-token'))).toBe(true);
+    const caPem = readFileSync(join(dir, 'tls', 'ca.pem'), 'utf8');
+    const pinLine = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('agents pin this CA'));
+    expect(pinLine).toMatchObject({ ca_fingerprint: caFingerprintOfPem(caPem), ca_file: join(dir, 'tls', 'ca.pem') });
+    expect(listening.ca_fingerprint).toBe(caFingerprintOfPem(caPem));
 
     // The token CLI writes to the same database while the collector process runs (WAL + busy_timeout).
     const token = await createTokenVia(dir);
-    const fake = { url, wsUrl: url.replace('http', 'ws') + AGENT_WS_PATH } as Running;
-    const agent = await enroll(url, token);
+    const fake = { url, wsUrl: url.replace('http', 'ws') + AGENT_WS_PATH, caPem, fetch: caFetch(caPem) } as Running;
+    const agent = await enroll(url, token, {}, fake.fetch);
     const { conn } = await connectReady(fake, agent);
     for (let seq = 1; seq <= 5; seq++) conn.send(stoppingEvent(seq));
     await eventually(() => conn.ackedSeqs().length === 5);

@@ -14,12 +14,18 @@ import {
   signChallenge,
 } from '../../../shared/protocol/agent-auth.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../../../shared/protocol/version.js';
+import { caFetch, type CaFetch } from '../../helpers/ca-fetch.js';
 
 export interface Running {
   collector: Collector;
   url: string;
   wsUrl: string;
   dataDir: string;
+  /** The collector CA (null with insecureDev, the harness default). */
+  caPem: string | null;
+  caFingerprint: string | null;
+  /** fetch() that trusts this collector's CA (plain fetch behaviour over http). */
+  fetch: CaFetch;
   /** Stops the collector (idempotent) and removes the temp dir unless `keepDir`. */
   cleanup(opts?: { keepDir?: boolean }): Promise<void>;
 }
@@ -28,16 +34,24 @@ export function tempDir(prefix = 'seatguard-collector-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A real collector on 127.0.0.1:0 with a real SQLite file in a temp dir; fast timers. */
+/**
+ * A real collector on 127.0.0.1:0 with a real SQLite file in a temp dir; fast timers. Plain http
+ * (insecureDev) unless the test passes `insecureDev: false`: suites about other things keep their
+ * plain fetch; the TLS suites (test/integration/agent/tls-pinning.test.ts …) ask for TLS.
+ */
 export async function startCollector(opts: Partial<CollectorOptions> = {}): Promise<Running> {
   const dataDir = opts.dataDir ?? tempDir();
-  const collector = createCollector({ commitIntervalMs: 2, ...opts, dataDir, host: '127.0.0.1', port: 0 });
-  const { url } = await collector.start();
+  const collector = createCollector({ commitIntervalMs: 2, insecureDev: true, ...opts, dataDir, host: '127.0.0.1', port: 0 });
+  const { url, caFingerprint } = await collector.start();
+  const caPem = collector.tls?.caPem ?? null;
   return {
     collector,
     url,
     wsUrl: url.replace(/^http/, 'ws') + AGENT_WS_PATH,
     dataDir,
+    caPem,
+    caFingerprint,
+    fetch: caFetch(caPem),
     async cleanup({ keepDir = false } = {}) {
       await collector.stop();
       if (!keepDir) rmSync(dataDir, { recursive: true, force: true });
@@ -52,8 +66,8 @@ export interface TestAgent {
   publicKeyB64: string;
 }
 
-export async function postJson(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson(url: string, body: unknown, fetchFn: CaFetch = fetch): Promise<{ status: number; json: unknown }> {
+  const res = await fetchFn(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, json: await res.json() };
 }
 
@@ -65,7 +79,7 @@ export async function getJson(url: string, token?: string): Promise<{ status: nu
 }
 
 /** Enrolls a fresh Ed25519 key with `token`; throws unless the collector answers 200. */
-export async function enroll(url: string, token: string, extra: { hostname?: string; seat_name?: string } = {}): Promise<TestAgent> {
+export async function enroll(url: string, token: string, extra: { hostname?: string; seat_name?: string } = {}, fetchFn: CaFetch = fetch): Promise<TestAgent> {
   const keys = generateAgentKeyPair();
   const res = await postJson(url + ENROLL_PATH, {
     token,
@@ -73,7 +87,7 @@ export async function enroll(url: string, token: string, extra: { hostname?: str
     hostname: extra.hostname ?? 'seat-host-01',
     platform: 'linux',
     ...(extra.seat_name === undefined ? {} : { seat_name: extra.seat_name }),
-  });
+  }, fetchFn);
   if (res.status !== 200) throw new Error(`enroll failed: ${res.status} ${JSON.stringify(res.json)}`);
   const body = res.json as { agent_id: string; seat_name: string };
   return {
@@ -84,8 +98,8 @@ export async function enroll(url: string, token: string, extra: { hostname?: str
   };
 }
 
-export async function challenge(url: string, agentId: string): Promise<string> {
-  const res = await fetch(`${url}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(agentId)}`);
+export async function challenge(url: string, agentId: string, fetchFn: CaFetch = fetch): Promise<string> {
+  const res = await fetchFn(`${url}${AGENT_CHALLENGE_PATH}?agent_id=${encodeURIComponent(agentId)}`);
   if (res.status !== 200) throw new Error(`challenge failed: ${res.status}`);
   return ((await res.json()) as { nonce: string }).nonce;
 }
@@ -146,10 +160,10 @@ export class RawAgent {
 
 export type UpgradeOutcome = { ok: true; agent: RawAgent } | { ok: false; status: number; body: string };
 
-/** Opens the agent socket with the given headers; resolves with the socket or the HTTP refusal. */
-export function openSocket(wsUrl: string, headers: Record<string, string>): Promise<UpgradeOutcome> {
+/** Opens the agent socket with the given headers (trusting `ca` for wss); resolves with the socket or the HTTP refusal. */
+export function openSocket(wsUrl: string, headers: Record<string, string>, ca?: string | null): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, { headers });
+    const ws = new WebSocket(wsUrl, { headers, ...(ca ? { ca } : {}) });
     let settled = false;
     let lastError: unknown = new Error('socket closed before the upgrade completed');
     ws.once('open', () => {
@@ -181,8 +195,8 @@ export function authHeaders(agent: TestAgent, nonce: string, signature?: string)
 
 /** challenge → signed upgrade; throws if refused. */
 export async function connect(run: Running, agent: TestAgent): Promise<RawAgent> {
-  const nonce = await challenge(run.url, agent.agentId);
-  const out = await openSocket(run.wsUrl, authHeaders(agent, nonce));
+  const nonce = await challenge(run.url, agent.agentId, run.fetch);
+  const out = await openSocket(run.wsUrl, authHeaders(agent, nonce), run.caPem);
   if (!out.ok) throw new Error(`upgrade refused: ${out.status} ${out.body}`);
   return out.agent;
 }

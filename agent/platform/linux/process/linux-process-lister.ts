@@ -1,9 +1,9 @@
-import { constants, promises as fsp } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sanitizeText } from '../../../../shared/domain/sanitize.js';
 import type { Logger } from '../../../../shared/logger.js';
 import type { ProcessInfo, ProcessLister, TerminateResult } from '../../sensors.js';
-import { attributeText, listDir, readSmallFile } from '../firmware/small-file.js';
+import { attributeText, listDir, readSmallFileSync } from '../firmware/small-file.js';
 import { MAX_HASH_BYTES, createHashCache, identityKey, sha256OfHandle, type HashCache } from './exe-hash.js';
 
 export interface LinuxProcessListerDeps {
@@ -58,21 +58,49 @@ export function createLinuxProcessLister(deps: LinuxProcessListerDeps): ProcessL
     }
   }
 
-  async function readProcess(pid: number, fresh: boolean): Promise<ProcessInfo | null> {
+  /**
+   * The cached hash of an executable, looked up synchronously by the identity of the opened image;
+   * `miss` (with the identity key) when it must be hashed. Same checks as hashExe.
+   */
+  function cachedHash(exePath: string): { sha256: string } | { problem: string } | { miss: string } {
+    let fd = -1;
+    try {
+      fd = openSync(exePath, constants.O_RDONLY | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile()) return { problem: 'executable is not a regular file' };
+      if (st.size > MAX_HASH_BYTES) return { problem: `executable too large to hash (${st.size} bytes)` };
+      const key = identityKey(st);
+      const hit = cache.get(key);
+      return hit ? { sha256: hit } : { miss: key };
+    } catch (err) {
+      return { problem: `exe unreadable (${errno(err)})` };
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+  }
+
+  /**
+   * What procfs says about one process, read synchronously: a handful of small kernel-generated
+   * files, where the thread-pool hops of the async API cost ~4x the CPU of the reads themselves, on
+   * every 10 s scan (docs/benchmarks.md). `exe` is the link to hash when there is one; null when the
+   * process is gone.
+   */
+  function readMeta(pid: number): { info: ProcessInfo; exe: string | null } | null {
     const dir = join(procDir, String(pid));
     let uid: number | null = null;
     try {
-      uid = (await fsp.stat(dir)).uid;
+      uid = statSync(dir).uid;
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ESRCH') return null;
     }
-    const [comm, stat] = await Promise.all([readSmallFile(join(dir, 'comm'), 64), readSmallFile(join(dir, 'stat'), 4096)]);
+    const comm = readSmallFileSync(join(dir, 'comm'), 64);
+    const stat = readSmallFileSync(join(dir, 'stat'), 4096);
     const name = comm.ok ? attributeText(comm.data, 64) || null : null;
     const startTime = stat.ok ? parseStartTime(stat.data.toString('latin1')) : null;
     const info: ProcessInfo = { pid, name, path: null, sha256: null, startTime, uid };
 
     try {
-      info.path = sanitizeText(await fsp.readlink(join(dir, 'exe')), 512);
+      info.path = sanitizeText(readlinkSync(join(dir, 'exe')), 512);
     } catch (err) {
       const code = errno(err);
       if (code === 'ENOENT' && !comm.ok) return null;
@@ -80,13 +108,23 @@ export function createLinuxProcessLister(deps: LinuxProcessListerDeps): ProcessL
       if (code !== 'EINVAL') {
         // Kernel threads have no exe link; EACCES means another user's process and we are not root.
         info.problem = code === 'ENOENT' ? 'kernel thread or zombie (no exe)' : `exe link unreadable (${code})`;
-        return info;
+        return { info, exe: null };
       }
     }
-    const h = await hashExe(join(dir, 'exe'), fresh);
-    if ('sha256' in h) info.sha256 = h.sha256;
-    else info.problem = h.problem;
-    return info;
+    return { info, exe: join(dir, 'exe') };
+  }
+
+  async function finish(meta: { info: ProcessInfo; exe: string }, fresh: boolean): Promise<void> {
+    const h = await hashExe(meta.exe, fresh);
+    if ('sha256' in h) meta.info.sha256 = h.sha256;
+    else meta.info.problem = h.problem;
+  }
+
+  async function readProcess(pid: number, fresh: boolean): Promise<ProcessInfo | null> {
+    const meta = readMeta(pid);
+    if (!meta) return null;
+    if (meta.exe !== null) await finish({ info: meta.info, exe: meta.exe }, fresh);
+    return meta.info;
   }
 
   return {
@@ -95,15 +133,40 @@ export function createLinuxProcessLister(deps: LinuxProcessListerDeps): ProcessL
       if (!listing.ok) return [];
       const pids = listing.names.filter((n) => /^[0-9]{1,10}$/.test(n)).map(Number);
       const out: ProcessInfo[] = [];
+      // Misses grouped by image identity: one group is hashed once, by one worker.
+      const misses = new Map<string, Array<{ info: ProcessInfo; exe: string }>>();
+      for (let i = 0; i < pids.length; i++) {
+        // Yield now and then, so a seat with thousands of processes does not stall the event loop.
+        if (i > 0 && i % 64 === 0) await new Promise((r) => setImmediate(r));
+        const pid = pids[i] as number;
+        try {
+          const meta = readMeta(pid);
+          if (!meta) continue;
+          out.push(meta.info);
+          if (meta.exe === null) continue;
+          const cached = cachedHash(meta.exe);
+          if ('miss' in cached) {
+            const group = misses.get(cached.miss);
+            if (group) group.push({ info: meta.info, exe: meta.exe });
+            else misses.set(cached.miss, [{ info: meta.info, exe: meta.exe }]);
+          } else if ('sha256' in cached) meta.info.sha256 = cached.sha256;
+          else meta.info.problem = cached.problem;
+        } catch (err) {
+          deps.log.debug({ err, pid }, 'process read failed');
+        }
+      }
+      // Only new images are hashed, asynchronously (they can be large). Within a group the first
+      // hashes and the rest find it in the cache (hashExe re-checks it).
+      const groups = [...misses.values()];
       let next = 0;
       const worker = async () => {
-        while (next < pids.length) {
-          const pid = pids[next++] as number;
-          try {
-            const p = await readProcess(pid, false);
-            if (p) out.push(p);
-          } catch (err) {
-            deps.log.debug({ err, pid }, 'process read failed');
+        while (next < groups.length) {
+          for (const m of groups[next++]!) {
+            try {
+              await finish(m, false);
+            } catch (err) {
+              deps.log.debug({ err, pid: m.info.pid }, 'process hash failed');
+            }
           }
         }
       };

@@ -17,6 +17,15 @@ export interface DpkgParseResult {
 // Hostile or corrupt files: cap what one field may hold before it is sanitized.
 const MAX_FIELD = 4096;
 
+/**
+ * A copy of `s` that does not point into the status text. V8 keeps substrings as slices of their
+ * parent, so a package list held between scans (the sensor's baseline) would otherwise pin the whole
+ * file — 1.5 MiB of heap on a desktop — for the agent's lifetime.
+ */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
 function finishStanza(fields: Map<string, string>, garbage: boolean, out: DpkgParseResult): void {
   if (garbage) out.malformed++;
   if (fields.size === 0) return;
@@ -38,10 +47,12 @@ function finishStanza(fields: Map<string, string>, garbage: boolean, out: DpkgPa
   }
   const version = fields.get('version');
   const arch = fields.get('architecture');
+  const v = version ? sanitizeText(version, 128) : '';
+  const a = arch ? sanitizeText(arch, 32) : '';
   out.packages.push({
-    name,
-    version: version ? sanitizeText(version, 128) || null : null,
-    arch: arch ? sanitizeText(arch, 32) || null : null,
+    name: detached(name),
+    version: v ? detached(v) : null,
+    arch: a ? detached(a) : null,
     publisher: null,
     source: 'dpkg',
   });

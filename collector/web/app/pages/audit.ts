@@ -27,14 +27,17 @@ function dayIso(day: string, plusDays = 0): string | null {
 }
 
 /**
- * The audit trail in the order it was written (the hash chain's order), filtered by actor,
- * action and day range, with a button that verifies the chain on the server.
+ * The audit trail, newest first by default (what an officer looks for is usually recent) or in the
+ * order it was written (the hash chain's order), filtered by actor, action and day range, with a
+ * button that verifies the chain on the server. "More" pages by id cursor, so records written
+ * while reading never shift or repeat a row.
  */
 export const auditPage: Page = ({ root, route }) => {
   const actor = route.query.get('actor') ?? '';
   const action = route.query.get('action') ?? '';
   const from = route.query.get('from') ?? '';
   const to = route.query.get('to') ?? '';
+  const order: 'asc' | 'desc' = route.query.get('order') === 'asc' ? 'asc' : 'desc';
   const body = h('tbody');
   const box = h('div', { 'data-testid': 'audit-table' }, loading());
   const more = h('div', { class: 'pager' });
@@ -46,8 +49,14 @@ export const auditPage: Page = ({ root, route }) => {
   const actionIn = h('input', { id: 'au-action', name: 'action', value: action, maxlength: 64, placeholder: 'unlock.approve', class: 'mono', 'data-testid': 'audit-action' });
   const fromIn = h('input', { id: 'au-from', type: 'date', name: 'from', value: from });
   const toIn = h('input', { id: 'au-to', type: 'date', name: 'to', value: to });
+  const orderSel = h(
+    'select',
+    { id: 'au-order', name: 'order', 'data-testid': 'audit-order' },
+    (['desc', 'asc'] as const).map((o) => h('option', { value: o, ...(o === order ? { selected: true } : {}) }, t(`audit.order.${o}`))),
+  );
 
-  const load = async (afterId: number): Promise<void> => {
+  /** `cursor`: 0 for the first page, else the id the previous page ended at. */
+  const load = async (cursor: number): Promise<void> => {
     try {
       const res = await apiGet(
         withQuery('/api/v1/audit', {
@@ -55,7 +64,8 @@ export const auditPage: Page = ({ root, route }) => {
           action: ACTION_RE.test(action) ? action : null,
           from: dayIso(from),
           to: dayIso(to, 1),
-          after_id: afterId || null,
+          order,
+          ...(order === 'desc' ? { before_id: cursor || null } : { after_id: cursor || null }),
           limit: PAGE,
         }),
       );
@@ -92,7 +102,7 @@ export const auditPage: Page = ({ root, route }) => {
           ),
         );
       }
-      const next = num(get(res, 'next_after_id'));
+      const next = num(get(res, order === 'desc' ? 'next_before_id' : 'next_after_id'));
       mount(more, next !== null ? button(t('common.more'), () => void load(next), { testid: 'audit-more' }) : null);
     } catch (err) {
       if (!disposed) mount(box, errorBox(err));
@@ -119,10 +129,10 @@ export const auditPage: Page = ({ root, route }) => {
 
   const apply = (ev: Event): void => {
     ev.preventDefault();
-    location.hash = href('audit', [], { actor: actorIn.value.trim(), action: actionIn.value.trim(), from: fromIn.value, to: toIn.value });
+    location.hash = href('audit', [], { actor: actorIn.value.trim(), action: actionIn.value.trim(), from: fromIn.value, to: toIn.value, order: orderSel.value });
   };
 
-  replaceQuery(route, { actor: actor || null, action: action || null, from: from || null, to: to || null });
+  replaceQuery(route, { actor: actor || null, action: action || null, from: from || null, to: to || null, order });
   mount(
     root,
     pageHeader(t('audit.title'), can('audit.verify') ? button(t('audit.verify'), verify, { kind: 'primary', testid: 'audit-verify' }) : null),
@@ -136,6 +146,7 @@ export const auditPage: Page = ({ root, route }) => {
         h('label', { class: 'field', for: 'au-action' }, h('span', null, t('audit.col.action')), actionIn),
         h('label', { class: 'field', for: 'au-from' }, h('span', null, t('export.from')), fromIn),
         h('label', { class: 'field', for: 'au-to' }, h('span', null, t('export.to')), toIn),
+        h('label', { class: 'field', for: 'au-order' }, h('span', null, t('audit.order')), orderSel),
         h('button', { type: 'submit', class: 'btn plain' }, t('common.search')),
       ),
     ),

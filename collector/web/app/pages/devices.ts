@@ -4,7 +4,8 @@ import { dateTime, toDate } from '../format.js';
 import { t } from '../i18n.js';
 import { get, listOf, num, str, type Obj } from '../json.js';
 import { deviceLink, deviceName, vidPid } from '../labels.js';
-import { href, replaceQuery } from '../router.js';
+import { replaceQuery } from '../router.js';
+import { listQuery, renderPager, searchForm } from '../search-list.js';
 import { dash, errorBox, loading, pageHeader, table } from '../ui.js';
 import type { Page } from './page.js';
 
@@ -12,27 +13,12 @@ const PAGE = 50;
 
 /** Every USB device ever seen, newest sighting first; search by vendor, product, serial, key. */
 export const devicesPage: Page = ({ root, route }) => {
-  const q = route.query.get('q') ?? '';
-  const offset = Math.max(0, Number(route.query.get('offset') ?? 0) || 0);
+  const at = listQuery(route);
+  const { q, offset } = at;
   const results = h('div', null, loading());
   const pager = h('div', { class: 'pager' });
   let disposed = false;
-  const search = h('input', { type: 'search', name: 'q', value: q, placeholder: t('devices.search'), 'aria-label': t('devices.search'), maxlength: 128, 'data-testid': 'device-search' });
-  const form = h(
-    'form',
-    {
-      class: 'toolbar',
-      role: 'search',
-      on: {
-        submit: (ev) => {
-          ev.preventDefault();
-          location.hash = href('devices', [], { q: search.value.trim() });
-        },
-      },
-    },
-    search,
-    h('button', { type: 'submit', class: 'btn plain' }, t('common.search')),
-  );
+  const form = searchForm('devices', q, t('devices.search'), 'device-search');
 
   const load = async (): Promise<void> => {
     try {
@@ -57,13 +43,7 @@ export const devicesPage: Page = ({ root, route }) => {
           ],
         }),
       );
-      const to = Math.min(offset + rows.length, total);
-      mount(
-        pager,
-        h('span', { class: 'muted' }, total > 0 ? t('common.page', { from: offset + 1, to, total }) : ''),
-        offset > 0 ? h('a', { class: 'btn plain', href: href('devices', [], { q, offset: Math.max(0, offset - PAGE) }) }, t('common.prev')) : null,
-        to < total ? h('a', { class: 'btn plain', href: href('devices', [], { q, offset: offset + PAGE }) }, t('common.next')) : null,
-      );
+      renderPager(pager, 'devices', at, rows.length, total, PAGE);
     } catch (err) {
       if (!disposed) mount(results, errorBox(err));
     }

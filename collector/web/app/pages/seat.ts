@@ -1,15 +1,52 @@
-import { ApiError, apiGet, withQuery } from '../api.js';
+import { ApiError, apiGet, apiPost, withQuery } from '../api.js';
 import { h, mount } from '../dom.js';
 import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { bool, get, listOf, num, obj, str } from '../json.js';
 import { eventDetail, eventLabel, eventTone, lockBadge, onlineBadge } from '../labels.js';
 import { onLive, throttle } from '../live.js';
-import { badge, button, dash, emptyState, errorBox, facts, loading, pageHeader, section } from '../ui.js';
+import { can } from '../session.js';
+import { badge, button, dash, emptyState, errorBox, facts, loading, openDialog, pageHeader, section } from '../ui.js';
 import type { Page } from './page.js';
 import { biosState, softwareState, stateBadge } from './seats.js';
 
 const WINDOW = 100;
+const PURPOSES = ['stop', 'upgrade', 'uninstall'] as const;
+
+/**
+ * Issues a maintenance code (docs/self-protection.md §2) and shows it once, in the page: the code
+ * lets one agent be stopped, upgraded or uninstalled, so it is never stored by the console.
+ */
+function openMaintenanceDialog(agentId: string, out: HTMLElement): void {
+  const purpose = h('select', { id: 'mc-purpose', name: 'purpose', 'data-testid': 'maint-purpose' }, PURPOSES.map((p) => h('option', { value: p }, t(`seat.maint.purpose.${p}`))));
+  const reason = h('textarea', { id: 'mc-reason', name: 'reason', rows: 3, maxlength: 500, 'aria-required': 'true', 'data-testid': 'maint-reason' });
+  openDialog({
+    title: t('seat.maint.title'),
+    submit: t('seat.maint.submit'),
+    danger: true,
+    body: [
+      h('label', { class: 'field', for: 'mc-purpose' }, h('span', null, t('seat.maint.purpose')), purpose),
+      h('label', { class: 'field', for: 'mc-reason' }, h('span', null, t('seat.maint.reason')), reason),
+    ],
+    onSubmit: () => {
+      if (reason.value.trim().length < 2) return t('common.reason.required');
+      const cmd = purpose.value;
+      return apiPost(`/api/v1/seats/${encodeURIComponent(agentId)}/maintenance-codes`, { purpose: cmd, reason: reason.value.trim() }).then((res) => {
+        const mc = get(res, 'maintenance_code');
+        mount(
+          out,
+          h(
+            'div',
+            { class: 'notice', 'data-testid': 'maint-result' },
+            h('span', null, `${t('seat.maint.code')}: `),
+            h('strong', { class: 'code mono', 'data-testid': 'maint-code' }, str(get(mc, 'code')) ?? '?'),
+            h('div', { class: 'small' }, t('seat.maint.note', { expires: dateTime(get(mc, 'expires_at')), cmd })),
+          ),
+        );
+      });
+    },
+  });
+}
 
 interface Ev {
   seq: number;
@@ -22,6 +59,8 @@ export const seatPage: Page = ({ root, route }) => {
   const head = h('div', null, loading());
   const timeline = h('div', { 'data-testid': 'seat-timeline' }, loading());
   const moreSlot = h('div', { class: 'pager' });
+  // Outside the header, which is re-rendered on live updates: an issued code must stay visible.
+  const maintOut = h('div', { 'aria-live': 'polite' });
   const events = new Map<number, Ev>();
   let lowest = Infinity;
   let highest = 0;
@@ -87,9 +126,11 @@ export const seatPage: Page = ({ root, route }) => {
     const s = await apiGet(base);
     if (disposed) return null;
     const name = str(get(s, 'seat_name')) ?? agentId;
+    const maintButton = can('agent.maintenance_code') ? button(t('seat.maint.button'), () => openMaintenanceDialog(agentId, maintOut), { testid: 'maint-open' }) : null;
     mount(
       head,
-      pageHeader(t('seat.title', { name })),
+      pageHeader(t('seat.title', { name }), maintButton),
+      maintOut,
       section(
         t('seat.info'),
         facts([

@@ -6,6 +6,7 @@ import { bool, firstStr, get, listOf, num, str, type Obj } from '../json.js';
 import { lockBadge, onlineBadge } from '../labels.js';
 import { onLive, throttle } from '../live.js';
 import { href, replaceQuery } from '../router.js';
+import { listQuery, renderPager, searchForm } from '../search-list.js';
 import { badge, dash, enumLabel, errorBox, loading, pageHeader, table, type Tone } from '../ui.js';
 import type { Page } from './page.js';
 
@@ -29,28 +30,12 @@ export function stateBadge(prefix: 'bios' | 'software', state: string | null): H
 
 /** Seats: server-side search, client-side sort of the page, live online/lock state. */
 export const seatsPage: Page = ({ root, route }) => {
-  const q = route.query.get('q') ?? '';
-  const offset = Math.max(0, Number(route.query.get('offset') ?? 0) || 0);
+  const at = listQuery(route);
+  const { q, offset } = at;
   const results = h('div', null, loading());
   const pager = h('div', { class: 'pager' });
   let disposed = false;
-
-  const search = h('input', { type: 'search', name: 'q', value: q, placeholder: t('seats.search'), 'aria-label': t('seats.search'), maxlength: 128, 'data-testid': 'seat-search' });
-  const form = h(
-    'form',
-    {
-      class: 'toolbar',
-      role: 'search',
-      on: {
-        submit: (ev) => {
-          ev.preventDefault();
-          location.hash = href('seats', [], { q: search.value.trim() });
-        },
-      },
-    },
-    search,
-    h('button', { type: 'submit', class: 'btn plain' }, t('common.search')),
-  );
+  const form = searchForm('seats', q, t('seats.search'), 'seat-search');
 
   const load = async (): Promise<void> => {
     try {
@@ -82,13 +67,7 @@ export const seatsPage: Page = ({ root, route }) => {
           ],
         }),
       );
-      const to = Math.min(offset + seats.length, total);
-      mount(
-        pager,
-        h('span', { class: 'muted' }, total > 0 ? t('common.page', { from: offset + 1, to, total }) : ''),
-        offset > 0 ? h('a', { class: 'btn plain', href: href('seats', [], { q, offset: Math.max(0, offset - PAGE) }) }, t('common.prev')) : null,
-        to < total ? h('a', { class: 'btn plain', href: href('seats', [], { q, offset: offset + PAGE }) }, t('common.next')) : null,
-      );
+      renderPager(pager, 'seats', at, seats.length, total, PAGE);
     } catch (err) {
       if (!disposed) mount(results, errorBox(err));
     }

@@ -5,8 +5,9 @@ import { t } from '../i18n.js';
 import { arr, firstStr, get, listOf, num, obj, str, text, type Obj } from '../json.js';
 import { deviceLink, deviceName, seatLink, vidPid } from '../labels.js';
 import { onLive, throttle } from '../live.js';
-import { can, currentUser } from '../session.js';
+import { can } from '../session.js';
 import { badge, button, dash, enumLabel, errorBox, errorText, loading, openDialog, openForm, pageHeader, section, table, toast, type Tone } from '../ui.js';
+import { isOwn, loadSeatNames, who } from '../requests.js';
 import type { Page } from './page.js';
 
 const BASE = '/api/v1/unlock-requests';
@@ -38,38 +39,29 @@ function deviceKeyOf(r: Obj): string | null {
 
 /** agent_id → seat name, for rows that carry only the id. */
 const seatNames = new Map<string, string>();
-async function loadSeatNames(): Promise<void> {
-  if (!can('seat.read')) return;
-  const res = await apiGet(withQuery('/api/v1/seats', { limit: 500 }));
-  for (const s of listOf(res, 'seats')) {
-    const id = str(get(s, 'agent_id'));
-    const name = str(get(s, 'seat_name'));
-    if (id !== null && name !== null) seatNames.set(id, name);
-  }
-}
 
 function seatNameOf(r: Obj): string | null {
   const id = str(r.agent_id);
   return str(r.seat_name) ?? (id === null ? null : (seatNames.get(id) ?? null));
 }
 
-/** A user id as shown: 'you' for the logged-in user's own id. */
-function who(id: string | null): string | null {
-  const u = currentUser();
-  if (id !== null && u && id === u.id) return u.username;
-  return id;
+/** 'Wang Fang (wangfang)' from a `*_user` object of the API; null when the API gave none. */
+function personName(p: unknown): string | null {
+  const name = str(get(p, 'display_name'))?.trim() || null;
+  const username = str(get(p, 'username'));
+  if (name !== null && username !== null && name !== username) return `${name} (${username})`;
+  return name ?? username;
+}
+
+/** Requests raised at the seat carry 'seat:<agent_id>' as requester: shown as the seat. */
+function seatRequesterName(r: Obj): string | null {
+  const by = str(r.requested_by);
+  if (by === null || !by.startsWith('seat:')) return null;
+  return t('unlocks.by_seat', { seat: seatNameOf(r) ?? by.slice('seat:'.length) });
 }
 
 function requesterOf(r: Obj): string | null {
-  return firstStr(r, 'requested_by_name') ?? who(str(r.requested_by));
-}
-
-/** True when the logged-in user raised this request (they may not decide on it). */
-function isOwn(r: Obj): boolean {
-  const u = currentUser();
-  if (!u) return false;
-  const by = text(r.requested_by);
-  return by !== null && (by === u.id || by === u.username);
+  return personName(r.requested_by_user) ?? seatRequesterName(r) ?? who(str(r.requested_by));
 }
 
 function expiresAt(r: Obj): number | null {
@@ -78,7 +70,7 @@ function expiresAt(r: Obj): number | null {
 }
 
 function executorOf(r: Obj): string | null {
-  return firstStr(obj(r.grant), 'executor_name') ?? who(firstStr(obj(r.grant), 'executor') ?? firstStr(r, 'grant_executor', 'executor'));
+  return personName(get(r, 'grant', 'executor_user')) ?? who(firstStr(obj(r.grant), 'executor') ?? firstStr(r, 'grant_executor', 'executor'));
 }
 
 function stateTone(state: string | null): Tone {
@@ -91,7 +83,8 @@ function stateTone(state: string | null): Tone {
 function approvalsText(r: Obj): string {
   const list = arr(r.approvals);
   const need = num(r.approvals_required) ?? 1;
-  return `${list.length}/${need}`;
+  const names = list.map((a) => personName(get(a, 'by_user')) ?? who(str(get(a, 'by')))).filter((n): n is string => n !== null);
+  return names.length > 0 ? `${list.length}/${need} · ${names.join(', ')}` : `${list.length}/${need}`;
 }
 
 /** Unlock requests: the approval queue, active grants with a live countdown, recent history, offline codes. */
@@ -220,7 +213,7 @@ export const unlocksPage: Page = ({ root }) => {
     });
     if (!missing || Date.now() - lookedUpAt < 5_000) return;
     lookedUpAt = Date.now();
-    await Promise.all([loadSeatNames().catch(() => undefined), loadDevices().catch(() => undefined)]);
+    await Promise.all([loadSeatNames(seatNames).catch(() => undefined), loadDevices().catch(() => undefined)]);
   };
 
   const load = async (): Promise<void> => {

@@ -57,6 +57,20 @@ function concrete(url: string): string {
 }
 
 describe('authorization of every /api/v1 route', () => {
+  it('registers the software request routes with the unlock privileges (same roles decide both)', () => {
+    const access = new Map(routes.map((r) => [`${r.method} ${r.url}`, r.access]));
+    expect(Object.fromEntries([...access].filter(([k]) => k.includes('/software-requests')))).toEqual({
+      'GET /api/v1/software-requests': 'unlock.read',
+      'POST /api/v1/software-requests': 'unlock.request',
+      'GET /api/v1/software-requests/:id': 'unlock.read',
+      'POST /api/v1/software-requests/:id/approve': 'unlock.approve',
+      'POST /api/v1/software-requests/:id/reject': 'unlock.reject',
+      'POST /api/v1/software-requests/:id/execute': 'unlock.execute',
+      'POST /api/v1/software-requests/:id/revoke': 'unlock.revoke',
+      'POST /api/v1/software-requests/:id/cancel': 'unlock.request',
+    });
+  });
+
   it('finds the routes in fastify’s route table (the walk below is not vacuous)', () => {
     const keys = routes.map((r) => `${r.method} ${r.url}`);
     for (const k of ['GET /api/v1/seats', 'GET /api/v1/events', 'GET /api/v1/users', 'POST /api/v1/users', 'GET /api/v1/audit', 'POST /api/v1/audit/verify', 'POST /api/v1/tokens/api', 'POST /api/v1/tokens/enrollment']) {

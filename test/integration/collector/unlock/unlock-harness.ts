@@ -35,6 +35,25 @@ export interface UnlockWorld {
   cleanup(): Promise<void>;
 }
 
+/** The people the workflow suites (unlock, software) act as: who may decide what, in which department. */
+export interface WorkflowCast {
+  alice: TestUser; // maintainer, sales
+  bob: TestUser; // maintainer, all departments
+  carol: TestUser; // approver, sales
+  dave: TestUser; // duty, all
+  mallory: TestUser; // maintainer, billing
+}
+
+export async function workflowCast(world: UnlockWorld): Promise<WorkflowCast> {
+  return {
+    alice: await world.user('alice', ['maintainer'], ['sales']),
+    bob: await world.user('bob', ['maintainer'], '*'),
+    carol: await world.user('carol', ['approver'], ['sales']),
+    dave: await world.user('dave', ['duty'], '*'),
+    mallory: await world.user('mallory', ['maintainer'], ['billing']),
+  };
+}
+
 /** A real collector (SQLite file in a temp dir, 127.0.0.1:0) on a ManualClock; the unlock sweep runs only when a test calls it. */
 export async function unlockWorld(opts: Partial<CollectorOptions> = {}): Promise<UnlockWorld> {
   const clock = new ManualClock(Date.UTC(2026, 2, 2, 9, 0, 0), 1_000);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_UNLOCK_POLICY } from '../../../../collector/workflow/unlock-machine.js';
 import { SAMPLE_DEVICE } from '../harness.js';
-import { API_DEVICE, MIN, api, eventFrame, isType, requestedFrame, sendEvent, unlockWorld, type SeatAgent, type TestUser, type UnlockWorld } from './unlock-harness.js';
+import { API_DEVICE, MIN, api, eventFrame, isType, requestedFrame, sendEvent, unlockWorld, type SeatAgent, type TestUser, type UnlockWorld, type WorkflowCast, workflowCast } from './unlock-harness.js';
 
 let w: UnlockWorld | undefined;
 afterEach(async () => {
@@ -9,12 +9,7 @@ afterEach(async () => {
   w = undefined;
 });
 
-interface Cast {
-  alice: TestUser; // maintainer, sales
-  bob: TestUser; // maintainer, all departments
-  carol: TestUser; // approver, sales
-  dave: TestUser; // duty, all
-  mallory: TestUser; // maintainer, billing
+interface Cast extends WorkflowCast {
   root: TestUser; // admin
 }
 
@@ -22,11 +17,7 @@ async function setup(): Promise<{ w: UnlockWorld; cast: Cast; seat: SeatAgent }>
   const world = await unlockWorld();
   w = world;
   const cast: Cast = {
-    alice: await world.user('alice', ['maintainer'], ['sales']),
-    bob: await world.user('bob', ['maintainer'], '*'),
-    carol: await world.user('carol', ['approver'], ['sales']),
-    dave: await world.user('dave', ['duty'], '*'),
-    mallory: await world.user('mallory', ['maintainer'], ['billing']),
+    ...(await workflowCast(world)),
     root: await world.user('root', ['admin'], '*'),
   };
   return { w: world, cast, seat: await world.seat('sales') };

@@ -1,31 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createOutbox, type Outbox, type OutboxOptions } from '../../../../agent/store/outbox.js';
+import { describe, expect, it } from 'vitest';
+import { createOutbox, type Outbox } from '../../../../agent/store/outbox.js';
 import { ManualClock } from '../../../../shared/clock.js';
-import type { EventBody } from '../../../../shared/protocol/messages.js';
+import { blocked, inserted, removed, useOutboxFiles } from '../../../helpers/outbox-files.js';
 
-const fixtureBody = <T>(type: string): T =>
-  (JSON.parse(readFileSync(new URL(`../../../fixtures/protocol/good/${type}.json`, import.meta.url), 'utf8')) as { body: T }).body;
-const removed = fixtureBody<EventBody<'usb.removed'>>('usb.removed');
-const inserted = fixtureBody<EventBody<'usb.inserted'>>('usb.inserted');
-const blocked = fixtureBody<EventBody<'usb.blocked'>>('usb.blocked');
-
-const dirs: string[] = [];
-const open: Outbox[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function outbox(o: Partial<OutboxOptions> & { path?: string } = {}): Outbox {
-  const path = o.path ?? join(mkdtempSync(join(tmpdir(), 'sg-outbox-bounds-')), 'outbox.db');
-  dirs.push(join(path, '..'));
-  const ob = createOutbox({ ...o, path });
-  open.push(ob);
-  return ob;
-}
+const { tempFile, outbox } = useOutboxFiles('sg-outbox-bounds-');
 
 const seqs = (o: Outbox) => o.pending(0, 1_000_000).map((e) => [e.seq, e.type] as const);
 
@@ -65,9 +43,7 @@ describe('outbox bounds', () => {
   });
 
   it('keeps the dropped summary across a restart until it is cleared, and the depth stays exact after acks', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sg-outbox-bounds-'));
-    dirs.push(dir);
-    const file = join(dir, 'outbox.db');
+    const file = tempFile();
     const a = createOutbox({ path: file, maxEvents: 2 });
     for (let i = 0; i < 4; i++) a.append('usb.removed', removed);
     expect(a.ack([4])).toBe(1);

@@ -4,10 +4,10 @@ import { ACTIONS, ROLES, can, inScope, type Action, type Role } from '../../../.
 // The expected matrix, written out independently of the implementation so a change to either shows.
 const EXPECTED: Record<Role, Action[]> = {
   admin: ['seat.read', 'policy.read', 'policy.manage', 'user.manage', 'enroll.manage', 'agent.revoke', 'backup.run', 'audit.verify'],
-  maintainer: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read', 'agent.maintenance'],
+  maintainer: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'unlock.request', 'unlock.approve', 'unlock.reject', 'unlock.execute', 'unlock.revoke', 'unlock.offline_code', 'policy.read', 'agent.maintenance', 'agent.maintenance_code'],
   approver: ['seat.read', 'device.read', 'unlock.read', 'unlock.request', 'unlock.approve', 'unlock.reject'],
   duty: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'alert.ack', 'alert.assign', 'alert.resolve', 'unlock.request', 'unlock.revoke'],
-  officer: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'export', 'audit.read', 'audit.verify', 'policy.read', 'unlock.revoke'],
+  officer: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'export', 'audit.read', 'audit.verify', 'policy.read', 'unlock.revoke', 'agent.maintenance_code'],
   auditor: ['seat.read', 'device.read', 'event.read', 'unlock.read', 'alert.read', 'handover.read', 'report.read', 'export', 'audit.read', 'audit.verify', 'policy.read'],
 };
 

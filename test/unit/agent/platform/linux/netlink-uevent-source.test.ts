@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 async function open(received: Uevent[], errors: Error[]): Promise<{ opened: true } | { opened: false; err: unknown }> {
-  source = createNetlinkUeventSource({ log: silentLogger(), recvTimeoutMs: 100 });
+  source = createNetlinkUeventSource({ log: silentLogger(), pollIntervalMs: 20 });
   try {
     await source.start({
       onMessage: (raw) => {
@@ -43,10 +43,25 @@ describe('createNetlinkUeventSource (kernel socket)', () => {
       expect((r.err as AppError).code).toBe('UEVENT_ERR_SOURCE');
       return;
     }
+    // The socket is non-blocking: stopping closes it at once instead of waiting out a receive.
+    const t0 = performance.now();
     await source?.stop();
+    expect(performance.now() - t0).toBeLessThan(50);
     // A second stop is a no-op, and stopping is not reported as a failure.
     await source?.stop();
     expect(errors).toEqual([]);
+  });
+
+  it('can start again after a stop (the agent restarts its watch after a source failure)', async () => {
+    const r = await open([], []);
+    if (!r.opened) {
+      expect((r.err as AppError).code).toBe('UEVENT_ERR_SOURCE');
+      return;
+    }
+    await source?.stop();
+    await expect(
+      source?.start({ onMessage: () => undefined, onOverrun: () => undefined, onError: () => undefined }),
+    ).resolves.toBeUndefined();
   });
 
   it('refuses a second start while running', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateEvent, DETAIL_MAX, WATCHED_EVENT_TYPES, type RuleOutcome } from '../../../../../collector/alerts/rules.js';
+import { evaluateEvent, DETAIL_MAX, WATCHED_EVENT_TYPES, type RuleContext, type RuleOutcome } from '../../../../../collector/alerts/rules.js';
 import * as S from './samples.js';
 
-const ctx = { inMaintenance: false };
+// A seat's reported maintenance-code use is checked against what the collector issued; here it never matches.
+const ctx: RuleContext = { inMaintenance: false, maintenanceCodeFlag: () => 'unknown_code' };
 const run = (type: string, body: unknown, c = ctx): RuleOutcome | null => evaluateEvent({ type, body }, c);
 
 function raised(type: string, body: unknown) {
@@ -40,6 +41,9 @@ describe('alert rules', () => {
     ['network.plan_mismatch', S.planMismatch(false), 'network.plan_mismatch', 'medium', 'network.plan_mismatch:eth0', '与规划不符'],
     ['network.reachability', S.reachability('reachable'), 'network.reachability', 'critical', 'network.reachability', '座席可访问互联网'],
     ['policy.applied', S.policyApplied(false), 'policy.applied', 'high', 'policy.applied', '策略应用失败'],
+    ['agent.integrity', { item: 'udev_rule', path: '/etc/udev/rules.d/10-seatguard-usb-storage.rules', expected_sha256: 'a'.repeat(64), actual_sha256: null, detail: 'missing' }, 'agent.integrity', 'critical', 'agent.integrity:udev_rule:/etc/udev/rules.d/10-seatguard-usb-storage.rules', '座席代理完整性被破坏'],
+    ['agent.uninstalled', { code_id: 'mc_00000000000000aa', os_user: 'root' }, 'agent.maintenance_code', 'critical', 'agent.maintenance_code:uninstall', '疑似伪造'],
+    ['outbox.dropped', { counts: { 'usb.removed': 3 }, from_seq: 4, to_seq: 9, reason: 'max_age' }, 'outbox.dropped', 'medium', 'outbox.dropped', '座席事件已汇总并丢弃'],
   ];
 
   it.each(table)('maps %s to its rule, severity, dedup key and zh-CN title (%#)', (type, body, rule, severity, key, zh) => {
