@@ -4,7 +4,7 @@ import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { AppError, formatError, isAppError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Db } from '../store/db.js';
-import { createAuditRepo, type AuditRow, type CheckpointRow } from '../store/audit-repo.js';
+import { createAuditRepo, type AuditQuery, type AuditRow, type CheckpointRow } from '../store/audit-repo.js';
 import { canonicalJson } from './canonical-json.js';
 import { signCheckpoint } from './chain.js';
 import type { AuditSigningKey } from './signing-key.js';
@@ -24,30 +24,10 @@ export interface AuditInput {
 }
 
 /** A stored audit record as the API shows it (detail parsed back). */
-export interface AuditRecord {
-  id: number;
-  ts: string;
-  actor: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  case_id: string | null;
-  detail: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
+export type AuditRecord = Omit<AuditRow, 'detail'> & { detail: Record<string, unknown> };
 
-export interface AuditFilter {
-  actor?: string;
-  action?: string;
-  targetType?: string;
-  targetId?: string;
-  caseId?: string;
-  /** ISO; inclusive. */
-  from?: string;
-  /** ISO; exclusive. */
-  to?: string;
-}
+/** Which records a listing returns (the repo query without its paging fields). */
+export type AuditFilter = Pick<AuditQuery, 'actor' | 'action' | 'targetType' | 'targetId' | 'caseId' | 'from' | 'to'>;
 
 export interface AuditLog {
   /**

@@ -1,4 +1,5 @@
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import type { EventRow } from '../store/events-repo.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** prev_hash of the first audit record: a fixed value, so the chain has one possible start. */
@@ -38,15 +39,7 @@ export function recordHash(prevHash: string, f: ChainedFields): string {
 }
 
 /** An `events` row as the digest sees it: every stored column. */
-export interface DigestEventRow {
-  id: number;
-  agent_id: string;
-  seq: number;
-  type: string;
-  ts: string;
-  received_at: string;
-  body: string;
-}
+export type DigestEventRow = EventRow;
 
 /** Incremental sha256 over event rows in id order (one canonical JSON line per row). */
 export interface EventDigest {

@@ -17,7 +17,8 @@ export interface BackupResult extends BackupCheck {
   bytes: number;
 }
 
-function fsyncPath(path: string): void {
+/** fsync of a file or directory (a directory's fsync makes a rename in it durable). */
+export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError, formatError } from '../../shared/errors.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
-import { trustedKeysOf } from './backup.js';
+import { fsyncPath, trustedKeysOf } from './backup.js';
 import { verifyDatabaseCopy, type BackupCheck } from './verify-copy.js';
 
 const DB_FILE = 'collector.db';
@@ -13,15 +13,6 @@ export const PRE_RESTORE_SUFFIX = '.pre-restore';
 export interface RestoreResult extends BackupCheck {
   /** Where the replaced database went; null when the data dir had none. */
   previous: string | null;
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import type { EventRow } from './events-repo.js';
 
 /**
  * Alerts aggregate (tables of migrations-alerts.ts): alerts, their history, linked events,
@@ -91,15 +92,7 @@ export interface AlertEventLink {
 }
 
 /** A stored agent event as the engine reads it back for catch-up. */
-export interface StoredEventRow {
-  id: number;
-  agent_id: string;
-  seq: number;
-  type: string;
-  ts: string;
-  received_at: string;
-  body: string;
-}
+export type StoredEventRow = EventRow;
 
 export interface SeatRow {
   agent_id: string;

@@ -1,18 +1,10 @@
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../audit/canonical-json.js';
-import { createEventDigest, GENESIS_HASH, recordHash, type DigestEventRow } from '../audit/chain.js';
+import { createEventDigest, GENESIS_HASH, recordHash, type ChainedFields, type DigestEventRow } from '../audit/chain.js';
 import type { Db } from './db.js';
 
-/** One stored audit record. `detail` is canonical JSON text. */
-export interface AuditRow {
-  id: number;
-  ts: string;
-  actor: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  case_id: string | null;
-  detail: string;
+/** One stored audit record: the fields its hash covers (`detail` is canonical JSON text) and its chain hashes. */
+export interface AuditRow extends ChainedFields {
   prev_hash: string;
   hash: string;
 }

@@ -1,6 +1,6 @@
 import type { DepartmentScope } from '../auth/privileges.js';
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { lazyStatements } from './lazy-statements.js';
 import { scopeClause, scopeParam } from './stats-repo.js';
 
 /** A seat as exports and reports show it (no key material). */
@@ -90,17 +90,7 @@ const seatScope = (col: string, scope: DepartmentScope) =>
 
 /** Builds the report repo over the collector database. */
 export function createReportRepo(db: Db): ReportRepo {
-  const tableStmt = db.prepare("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?");
-  const hasTable = (name: string) => tableStmt.get(name) !== undefined;
-  const cache = new Map<string, Statement<unknown[]>>();
-  const stmt = (sql: string) => {
-    let s = cache.get(sql);
-    if (!s) {
-      s = db.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
-  };
+  const { stmt, hasTable } = lazyStatements(db);
 
   function page<T>(rows: T[], limit: number, key: (r: T) => readonly (string | number)[]): Page<T> {
     const last = rows.at(-1);

@@ -1,6 +1,6 @@
 import type { DepartmentScope } from '../auth/privileges.js';
-import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
+import { lazyStatements } from './lazy-statements.js';
 
 /** Alert severities, lowest first (same list as the alerts table's CHECK). */
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
@@ -45,18 +45,7 @@ export function emptySeverities(): SeverityCounts {
 
 /** Console read-side aggregates over agents, event_counts, alerts and unlock_requests. */
 export function createStatsRepo(db: Db): StatsRepo {
-  const tableStmt = db.prepare("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?");
-  const hasTable = (name: string) => tableStmt.get(name) !== undefined;
-  const cache = new Map<string, Statement<unknown[]>>();
-  // Statements over optional tables are prepared on first use: preparing fails if the table is absent.
-  const stmt = (sql: string) => {
-    let s = cache.get(sql);
-    if (!s) {
-      s = db.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
-  };
+  const { stmt, hasTable } = lazyStatements(db);
   const seatSql = (scope: DepartmentScope) => `SELECT
       coalesce(sum(revoked_at IS NULL), 0) AS total,
       coalesce(sum(revoked_at IS NULL AND online = 1), 0) AS online,

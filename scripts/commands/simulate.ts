@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { systemClock } from '../../shared/clock.js';
+import { mulberry32 } from '../../shared/prng.js';
 import { AppError, formatError, isAppError } from '../../shared/errors.js';
 import { createLogger, silentLogger, type Logger } from '../../shared/logger.js';
 import type { LevelWithSilent } from 'pino';
@@ -84,18 +85,6 @@ interface Seat {
   timer: NodeJS.Timeout | null;
   rand: () => number;
   serial: number;
-}
-
-/** Small, fast, seedable PRNG (mulberry32): the same seed gives the same traffic. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** True for loopback hosts only. */

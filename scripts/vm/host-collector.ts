@@ -112,6 +112,36 @@ export function toStoredEvent(v: unknown): StoredEvent | null {
 }
 
 /**
+ * The two reads every lab collector answers through its API (`api` GETs a path, parsed JSON):
+ * the enrolled seats' agent ids, and one seat's stored events, oldest first, paged.
+ */
+export function seatQueries(api: (path: string) => Promise<unknown>): Pick<HostCollector, 'seats' | 'events'> {
+  return {
+    async seats() {
+      const v = await api('/api/v1/seats?limit=200');
+      const seats = isRecord(v) && Array.isArray(v.seats) ? v.seats : [];
+      return seats.flatMap((s) => (isRecord(s) && typeof s.agent_id === 'string' ? [s.agent_id] : []));
+    },
+    async events(agentId) {
+      const out: StoredEvent[] = [];
+      let after = 0;
+      for (let page = 0; page < 100; page++) {
+        const v = await api(`/api/v1/seats/${encodeURIComponent(agentId)}/events?limit=500&after=${after}`);
+        const rows = isRecord(v) && Array.isArray(v.events) ? v.events : [];
+        for (const r of rows) {
+          const e = toStoredEvent(r);
+          if (e) out.push(e);
+        }
+        const next = isRecord(v) ? v.next_after : null;
+        if (typeof next !== 'number') break;
+        after = next;
+      }
+      return out;
+    },
+  };
+}
+
+/**
  * Spawns `seatguard collector --data DIR --listen 127.0.0.1:PORT` and waits for /api/health.
  * The guest reaches it as https://10.0.2.2:PORT (QEMU user networking maps that to host loopback).
  */
@@ -188,27 +218,7 @@ export async function startHostCollector(opts: HostCollectorOptions): Promise<Ho
       if (!token) throw new AppError('VM_ERR_HOST_PROCESS', formatError('VM_ERR_HOST_PROCESS', 'token create', `no token in ${JSON.stringify(out)}`));
       return token;
     },
-    async seats() {
-      const v = await api('/api/v1/seats?limit=200');
-      const seats = isRecord(v) && Array.isArray(v.seats) ? v.seats : [];
-      return seats.flatMap((s) => (isRecord(s) && typeof s.agent_id === 'string' ? [s.agent_id] : []));
-    },
-    async events(agentId) {
-      const out: StoredEvent[] = [];
-      let after = 0;
-      for (let page = 0; page < 100; page++) {
-        const v = await api(`/api/v1/seats/${encodeURIComponent(agentId)}/events?limit=500&after=${after}`);
-        const rows = isRecord(v) && Array.isArray(v.events) ? v.events : [];
-        for (const r of rows) {
-          const e = toStoredEvent(r);
-          if (e) out.push(e);
-        }
-        const next = isRecord(v) ? v.next_after : null;
-        if (typeof next !== 'number') break;
-        after = next;
-      }
-      return out;
-    },
+    ...seatQueries(api),
     logTail: tail,
     stop,
   };

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { createCollector, type Collector } from '../../collector/collector.js';
 import type { UnlockPolicy } from '../../collector/workflow/unlock-machine.js';
 import { createLogger } from '../../shared/logger.js';
-import type { HostCollector, StoredEvent } from './host-collector.js';
-import { createLineSplitter, isRecord } from './line-reader.js';
-import { GUEST_HOST, toStoredEvent } from './host-collector.js';
+import type { HostCollector } from './host-collector.js';
+import { createLineSplitter } from './line-reader.js';
+import { GUEST_HOST, seatQueries } from './host-collector.js';
 import { httpRequestText } from '../../agent/transport/http-json.js';
 
 /** An in-process collector that also exposes the collector object (users, workflow service). */
@@ -81,27 +81,7 @@ export async function startInProcessCollector(opts: InProcessCollectorOptions): 
     collector,
     request,
     createEnrollmentToken: () => Promise.resolve(collector.createEnrollmentToken()),
-    async seats() {
-      const v = await api('/api/v1/seats?limit=200');
-      const seats = isRecord(v) && Array.isArray(v.seats) ? v.seats : [];
-      return seats.flatMap((s) => (isRecord(s) && typeof s.agent_id === 'string' ? [s.agent_id] : []));
-    },
-    async events(agentId) {
-      const out: StoredEvent[] = [];
-      let after = 0;
-      for (let page = 0; page < 100; page++) {
-        const v = await api(`/api/v1/seats/${encodeURIComponent(agentId)}/events?limit=500&after=${after}`);
-        const rows = isRecord(v) && Array.isArray(v.events) ? v.events : [];
-        for (const r of rows) {
-          const e = toStoredEvent(r);
-          if (e) out.push(e);
-        }
-        const next = isRecord(v) ? v.next_after : null;
-        if (typeof next !== 'number') break;
-        after = next;
-      }
-      return out;
-    },
+    ...seatQueries(api),
     logTail: (n = 30) => lines.slice(-n).join('\n'),
     stop: () => collector.stop(),
   };

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } fr
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { mulberry32 } from '../../shared/prng.js';
 import { buildDashboard } from '../../collector/reports/dashboard.js';
 import { MIGRATIONS } from '../../collector/store/migrations.js';
 import { createStatsRepo } from '../../collector/store/stats-repo.js';
@@ -34,18 +35,6 @@ const TARGET_P95_MS = 100;
 const DEPARTMENTS = ['Sales', 'Support', 'Collections', 'Retention', 'Billing', 'Onboarding', 'Claims', 'VIP', '客服一部', '客服二部'];
 // A fixed end of history so a cached file and the measuring run agree on "the last 30 days".
 const END = Date.UTC(2026, 0, 31, 12, 0, 0);
-
-/** Deterministic PRNG (mulberry32), so every build of the same size is the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const schemaHash = createHash('sha256')
   .update(MIGRATIONS.map((m) => `${m.version}:${m.sql}`).join('\n'))
@@ -98,7 +87,7 @@ function build(path: string): { seconds: number } {
   );
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -2000000');
-  const rand = rng(42);
+  const rand = mulberry32(42);
   const start = END - DAYS * 86_400_000;
   const insAgent = db.prepare(`INSERT INTO agents (agent_id, seat_name, hostname, platform, department, public_key, enrolled_at, online, last_seen, lock_state, last_seq)
     VALUES (?, ?, ?, ?, ?, 'bench-key-not-real', ?, ?, ?, ?, 0)`);
@@ -214,7 +203,7 @@ function measure(name: string, fn: (i: number) => unknown): { name: string; p50:
 }
 
 function run(store: Store) {
-  const rand = rng(7);
+  const rand = mulberry32(7);
   const stats = createStatsRepo(store.db);
   const seatQ = ['SH', 'BJ-00', 'Sales', '客服', 'host-12', 'CC-GZ-001'];
   const bySeen = store.db.prepare(`SELECT * FROM agents WHERE seat_name LIKE @p ESCAPE '\\' OR hostname LIKE @p ESCAPE '\\'

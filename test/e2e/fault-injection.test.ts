@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../scripts/commands/simulate.js';
+import { mulberry32 } from '../../shared/prng.js';
 import { createEnrollmentService } from '../../collector/enrollment/enrollment-service.js';
 import { openStore } from '../../collector/store/store.js';
 import { silentLogger } from '../../shared/logger.js';

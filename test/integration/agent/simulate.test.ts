@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCollector, type Collector } from '../../../collector/collector.js';
-import { runSimulatedFleet, isLoopbackUrl, mulberry32 } from '../../../scripts/commands/simulate.js';
+import { runSimulatedFleet, isLoopbackUrl } from '../../../scripts/commands/simulate.js';
+import { mulberry32 } from '../../../shared/prng.js';
 import { eventually } from '../../helpers/eventually.js';
 import { caFetch } from '../../helpers/ca-fetch.js';
 

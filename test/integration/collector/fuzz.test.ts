@@ -1,6 +1,7 @@
 import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAgentMessage } from '../../../shared/protocol/decode.js';
+import { mulberry32 } from '../../../shared/prng.js';
 import type { CollectorMessage } from '../../../shared/protocol/messages.js';
 import { AGENT_WS_PATH, MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../../../shared/protocol/version.js';
 import {
@@ -19,18 +20,6 @@ import {
   type TestAgent,
 } from './harness.js';
 
-/** Small seeded PRNG (mulberry32): a failing run is reproduced with the same seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SEED = 0x5ea7;
 const FRAMES = 100_000;
 const BATCH = 250;
@@ -40,7 +29,7 @@ type Frame = string | Buffer;
 type Expect = 'error' | 'ack' | 'none' | 'close';
 
 function makeGenerator(seed: number) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const int = (n: number) => Math.floor(r() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const hostileStrings = ['', '\u0000', '\u202e\u0007', 'A'.repeat(300), '../../etc/passwd', '<script>x</script>', '\ud800', '💥'.repeat(50)];
@@ -220,7 +209,7 @@ describe('protocol fuzz', () => {
   }, 120_000);
 
   it('refuses unauthenticated upgrades (garbage requests, bad signatures) before any WebSocket opens', async () => {
-    const r = rng(SEED + 1);
+    const r = mulberry32(SEED + 1);
     const int = (n: number) => Math.floor(r() * n);
     const { port } = new URL(run.url);
     const junkHeader = () => Array.from({ length: int(60) }, () => String.fromCharCode(int(2) === 0 ? 32 + int(95) : int(256))).join('');
