@@ -282,8 +282,11 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
         shutdown?.(`maintenance ${purpose}`, { authorized: true, code_id: codeId, purpose }, AUTHORIZED_STOP_EXIT),
     });
     selfProtect = sp;
-    // Hash before agent.started, which carries the code hash; report the findings after it.
-    const integrity = sp.startIntegrity();
+    // The code hash rides on agent.started, which the lock records once the controllers are locked:
+    // hashing there (90–350 ms for the whole tree) keeps it off the path to the closed gate.
+    // Findings are reported after agent.started.
+    let integrity: ReturnType<typeof sp.startIntegrity> | undefined;
+    const integrityAtStart = () => (integrity ??= sp.startIntegrity());
     const sensorExtension: AgentExtension = { start: () => (void host.start(), Promise.resolve()), stop: () => host.stop() };
     agent = createAgent({
       platform,
@@ -293,13 +296,14 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
       config,
       policy: unlock.policy,
       extensions: [unlock, sensorExtension],
-      startedFields: () => ({
-        ...(integrity.codeSha256 ? { code_sha256: integrity.codeSha256 } : {}),
-        ...(integrity.rebaselinedBy ? { rebaselined_by: integrity.rebaselinedBy } : {}),
-      }),
+      startedFields: () => {
+        const i = integrityAtStart();
+        return { ...(i.codeSha256 ? { code_sha256: i.codeSha256 } : {}), ...(i.rebaselinedBy ? { rebaselined_by: i.rebaselinedBy } : {}) };
+      },
     });
     // Enforcement first: the seat is locked whether or not the collector is reachable.
     await agent.start();
+    integrityAtStart();
     sp.afterStart();
   } catch (err) {
     log.fatal({ err }, 'agent failed to start');
