@@ -1,12 +1,12 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Type } from 'typebox';
-import { Compile } from 'typebox/compile';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Static } from 'typebox';
 import { AppError, formatError, type ErrorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { ENROLL_PATH, generateAgentKeyPair } from '../shared/protocol/agent-auth.js';
-import { AgentId } from '../shared/protocol/envelope.js';
+import { ENROLL_PATH, generateAgentKeyPair, signEnrollProof } from '../shared/protocol/agent-auth.js';
+import { generatedCheck } from './generated-checks.js';
+import type { EnrollResponse, IdentityFile } from './identity-schema.js';
 import { httpRequestJson } from './transport/http-json.js';
 
 /**
@@ -35,28 +35,16 @@ export const KEY_FILE = 'agent.key';
 /** The offline unlock secret handed out at enrollment, base64 (0600). */
 export const OFFLINE_SECRET_FILE = 'offline.key';
 
-const IdentityFile = Type.Object(
-  {
-    agent_id: AgentId,
-    collector_url: Type.String({ maxLength: 2048 }),
-    seat_name: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 64 })])),
-    ca_fingerprint: Type.Optional(Type.Union([Type.Null(), Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })])),
-  },
-  { additionalProperties: false },
-);
-const checkIdentityFile = Compile(IdentityFile);
-
-const EnrollResponse = Type.Object({ agent_id: AgentId, seat_name: Type.String({ maxLength: 64 }) });
-const checkEnrollResponse = Compile(EnrollResponse);
+const checkIdentityFile = generatedCheck<Static<typeof IdentityFile>>('identity_file', 'identity file');
+const checkEnrollResponse = generatedCheck<Static<typeof EnrollResponse>>('enroll_response', 'enrollment answer');
 // 16–64 bytes in standard base64; the collector derives 32 (shared/domain/offline-code.ts).
-const OfflineSecretB64 = Type.String({ minLength: 24, maxLength: 88, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
-const checkOfflineSecret = Compile(OfflineSecretB64);
+const checkOfflineSecret = generatedCheck<string>('offline_secret', 'offline secret');
 
 /** The offline secret in an enrollment answer, or null when absent or malformed (enrollment still counts). */
 function offlineSecretOf(value: unknown): Buffer | null {
   if (typeof value !== 'object' || value === null || !('offline_secret' in value)) return null;
   const v: unknown = value.offline_secret;
-  if (!checkOfflineSecret.Check(v)) return null;
+  if (!checkOfflineSecret.check(v)) return null;
   const buf = Buffer.from(v, 'base64');
   return buf.length >= 16 && buf.length <= 64 ? buf : null;
 }
@@ -68,7 +56,7 @@ function offlineSecretOf(value: unknown): Buffer | null {
 function readOfflineSecret(stateDir: string): Buffer | null {
   try {
     const text = readFileSync(join(stateDir, OFFLINE_SECRET_FILE), 'utf8').trim();
-    return checkOfflineSecret.Check(text) ? Buffer.from(text, 'base64') : null;
+    return checkOfflineSecret.check(text) ? Buffer.from(text, 'base64') : null;
   } catch {
     return null;
   }
@@ -86,12 +74,29 @@ export function ensureStateDir(stateDir: string): void {
   chmodSync(stateDir, 0o700);
 }
 
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writePrivate(path: string, content: string): void {
-  // Write-then-rename so a crash never leaves a half-written key or identity behind.
+  // Write-then-rename so a crash never leaves a half-written key or identity behind, and fsync
+  // (file, then dir) so the key is on disk before the collector can have registered it: a power
+  // cut after the enrollment commit must not leave the seat with a new key the collector never saw.
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, content, { mode: 0o600 });
   chmodSync(tmp, 0o600);
+  fsyncPath(tmp);
   renameSync(tmp, path);
+  try {
+    fsyncPath(dirname(path));
+  } catch {
+    // Some platforms cannot open a directory for fsync; the file itself is already durable.
+  }
 }
 
 function readKey(stateDir: string): KeyObject | null {
@@ -116,7 +121,7 @@ export function loadIdentity(stateDir: string): AgentIdentity | null {
   } catch (err) {
     throw damaged(stateDir, `${IDENTITY_FILE} is not JSON`, err);
   }
-  if (!checkIdentityFile.Check(value)) throw damaged(stateDir, `${IDENTITY_FILE} has an unexpected shape`);
+  if (!checkIdentityFile.check(value)) throw damaged(stateDir, `${IDENTITY_FILE} has an unexpected shape`);
   const key = readKey(stateDir);
   if (!key) throw damaged(stateDir, `${KEY_FILE} is missing`);
   return {
@@ -144,20 +149,24 @@ export interface EnrollOptions {
 }
 
 /**
- * POSTs the enrollment (token + public key) and returns the assigned id with the private key.
- * Writes nothing. Throws ENROLL_ERR_* as the collector reported it, or AGENT_ERR_ENROLL
- * (network failure, unexpected answer).
+ * POSTs the enrollment (token + public key, signed with the private key) and returns the assigned
+ * id with the private key. Writes nothing. Sending the same key and token again after a lost answer
+ * gets the same id (within the token's lifetime). Throws ENROLL_ERR_* as the collector reported it,
+ * or AGENT_ERR_ENROLL (network failure, unexpected answer).
  */
 export async function enrollAgent(
   opts: EnrollOptions,
 ): Promise<{ agentId: string; seatName: string; privateKey: KeyObject; privateKeyPem: string; offlineSecret: Buffer | null }> {
   const pair = opts.privateKeyPem ? publicFromPem(opts.privateKeyPem) : generateAgentKeyPair();
+  const privateKey = createPrivateKey(pair.privateKeyPem);
   const body = {
     token: opts.token,
     public_key: pair.publicKeyB64,
     hostname: opts.hostname,
     platform: opts.platform,
     ...(opts.seatName ? { seat_name: opts.seatName } : {}),
+    // Proves this request holds the key: the collector answers a retry of a used token only to it.
+    proof: signEnrollProof(privateKey, opts.token, pair.publicKeyB64),
   };
   let res: { status: number; json: unknown };
   try {
@@ -180,11 +189,11 @@ export async function enrollAgent(
     }
     throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', `HTTP ${res.status}`), { details: { status: res.status } });
   }
-  if (!checkEnrollResponse.Check(value)) throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'unexpected response'));
+  if (!checkEnrollResponse.check(value)) throw new AppError('AGENT_ERR_ENROLL', formatError('AGENT_ERR_ENROLL', 'unexpected response'));
   return {
     agentId: value.agent_id,
     seatName: value.seat_name,
-    privateKey: createPrivateKey(pair.privateKeyPem),
+    privateKey,
     privateKeyPem: pair.privateKeyPem,
     offlineSecret: offlineSecretOf(value),
   };
@@ -216,8 +225,10 @@ export interface EnsureIdentityOptions {
 }
 
 /**
- * Returns the saved identity or enrolls once with the token and saves it. The key is written before
- * the enrollment request, so a crash in between re-registers the same key on the next try.
+ * Returns the saved identity or enrolls once with the token and saves it. The key is written (and
+ * fsync'd) before the enrollment request and reused by every later attempt, so when the answer is
+ * lost (collector crash, dropped connection, agent crash) the next try proves the same key and the
+ * collector answers with the identity it already committed.
  */
 export async function ensureIdentity(opts: EnsureIdentityOptions): Promise<AgentIdentity> {
   const log = opts.log.child({ component: 'identity' });

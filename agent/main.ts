@@ -11,7 +11,6 @@ import { createAgentUnlock, type AgentUnlock } from './grants/agent-unlock.js';
 import { ensureIdentity, ensureStateDir, loadIdentity, type AgentIdentity } from './identity.js';
 import { createIpcServer, type IpcServer } from './ipc/ipc-server.js';
 import { runRequestSoftware, runRequestUnlock, runUnlockCode, SEAT_EXIT, type SeatCliIo } from './ipc/seat-cli.js';
-import { attachFakeScript } from './platform/fake/fake-script.js';
 import { isFakePlatform, selectPlatform } from './platform/index.js';
 import { createOutbox, type Outbox } from './store/outbox.js';
 import { backoffDelay } from './transport/backoff.js';
@@ -255,7 +254,8 @@ async function runAgent(config: Readonly<AgentConfig>): Promise<void> {
     if (config.insecureDev) log.warn({ insecure_dev: true }, 'insecure-dev: agent traffic is unencrypted and the collector is not authenticated');
     const platform = selectPlatform(config.platform, { sysfsRoot: config.sysfsRoot, log });
     platformName = platform.name;
-    if (config.fakeStdin && isFakePlatform(platform)) attachFakeScript(platform.usb, process.stdin, log);
+    // Loaded only for this test mode: its script schema is compiled at load, which a seat never needs.
+    if (config.fakeStdin && isFakePlatform(platform)) (await import('./platform/fake/fake-script.js')).attachFakeScript(platform.usb, process.stdin, log);
     outbox = createOutbox({ path: join(config.stateDir, 'outbox.db') });
     const box = outbox;
     unlock = createAgentUnlock({ stateDir: config.stateDir, platform: platform.usb, emit: (type, body) => void box.append(type, body), clock: systemClock, log });

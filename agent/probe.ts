@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { systemClock } from '../shared/clock.js';
-import { evaluateSoftware, type CompiledSoftwarePolicy } from '../shared/domain/software-policy.js';
+import { evaluateSoftware, type CompiledSoftwarePolicy } from '../shared/domain/software-policy-core.js';
 import { sanitizeText } from '../shared/domain/sanitize.js';
 import { silentLogger, type Logger } from '../shared/logger.js';
 import {

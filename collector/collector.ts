@@ -214,8 +214,8 @@ export function createCollector(opts: CollectorOptions): Collector {
     scrypt: security.scrypt,
   });
 
-  const enrollment = createEnrollmentService({ store, clock, log, offlineSecret: (agentId) => seatOfflineSecret(offlineMasterKey, agentId) });
-  // Enrollment with its audit record in one transaction: no seat joins without a trace.
+  // The service audits enrollments itself (in the enrolling transaction) and refused token reuse.
+  const enrollment = createEnrollmentService({ store, clock, log, audit, offlineSecret: (agentId) => seatOfflineSecret(offlineMasterKey, agentId) });
   const auditedEnrollment: typeof enrollment = {
     createToken: (o) =>
       store.transaction(() => {
@@ -223,18 +223,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         audit.append({ actor: 'system', action: 'token.enrollment_create', targetType: 'enrollment_token', targetId: hashSecret(token).slice(0, 16), detail: { ...o } });
         return token;
       }),
-    enroll: (req) =>
-      store.transaction(() => {
-        const r = enrollment.enroll(req);
-        audit.append({
-          actor: `agent:${r.agent_id}`,
-          action: 'agent.enroll',
-          targetType: 'agent',
-          targetId: r.agent_id,
-          detail: { seat_name: r.seat_name, hostname: req.hostname, platform: req.platform, token: hashSecret(req.token).slice(0, 16) },
-        });
-        return r;
-      }),
+    enroll: (req) => enrollment.enroll(req),
   };
   const challenges = createChallengeIssuer({ clock, ttlMs: config.challengeTtlMs });
   const queue = createIngestQueue({
@@ -303,7 +292,6 @@ export function createCollector(opts: CollectorOptions): Collector {
   queue.onCommit((events) => workflowEvents.handle(events));
   // Agent self-protection: maintenance codes, and the seats' reports of using them (docs/self-protection.md).
   const maintenanceCodes = createMaintenanceCodeService({ store, audit, clock, log, seatSecret: (agentId) => seatOfflineSecret(offlineMasterKey, agentId) });
-  queue.onCommit((events) => maintenanceCodes.onCommitted(events));
   // Software install requests (docs/software-requests.md): same machine as unlocks; approvals reach the seat in its sensor.config.
   const software = createSoftwareService({
     store,
@@ -318,6 +306,17 @@ export function createCollector(opts: CollectorOptions): Collector {
   });
   const softwareEvents = createSoftwareEventHandler({ store, software, log });
   queue.onCommit((events) => softwareEvents.handle(events));
+  // Maintenance code uses and software fulfilment commit with the events that report them (one
+  // hook, one savepoint per batch), after the alert engine's hook, which reads the uses before them.
+  queue.onTransaction((events) => {
+    const uses = maintenanceCodes.uses.inTransaction(events);
+    const fulfilled = softwareEvents.inTransaction(events);
+    if (!uses || !fulfilled) return uses ?? fulfilled;
+    return () => {
+      uses();
+      fulfilled();
+    };
+  });
   let unlockTimer: NodeJS.Timeout | undefined;
   const sensorConfig = createSensorConfigService({
     repo: createSensorConfigRepo(store.db),
@@ -335,7 +334,7 @@ export function createCollector(opts: CollectorOptions): Collector {
     authenticator: createApiAuthenticator({ store, clock, sessions }),
     publicRoutes: [
       healthRoutes({ store, clock, version: COLLECTOR_VERSION, startedAt, agentsConnected: () => gateway.connectedCount() }),
-      agentRoutes({ enrollment: auditedEnrollment, challenges, caPem: () => tlsMaterial?.caPem ?? null }),
+      agentRoutes({ enrollment: auditedEnrollment, challenges, caPem: () => tlsMaterial?.caPem ?? null, limiter: createLoginLimiter(clock, security.enrollLimits) }),
       loginRoute({ login, clock }),
       openApiRoutes,
       webConsole(),
@@ -455,6 +454,7 @@ export function createCollector(opts: CollectorOptions): Collector {
         // Workflow events committed but not applied before a crash, then grants that expired while down.
         workflowEvents.recover();
         softwareEvents.recover();
+        maintenanceCodes.uses.recover();
       } catch (err) {
         log.error({ err }, 'workflow event recovery failed');
       }

@@ -25,6 +25,7 @@ export const ERRORS = {
   AUTH_ERR_CHALLENGE: 'Challenge is invalid or expired',
   ENROLL_ERR_TOKEN: 'Enrollment token is invalid, used or expired',
   ENROLL_ERR_SEAT_NAME: 'Seat name %s is not allowed by the enrollment token',
+  ENROLL_ERR_LOCKED: 'Too many failed enrollments for this token or address; try again in %s s',
 
   STORE_ERR_WRITE: 'Could not write to the store: %s',
   STORE_ERR_MIGRATION: 'Schema migration %s failed',

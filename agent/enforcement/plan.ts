@@ -1,4 +1,4 @@
-import { interfaceType, USB_CLASS_MASS_STORAGE } from '../../shared/domain/usb.js';
+import { interfaceType, USB_CLASS_MASS_STORAGE } from '../../shared/domain/usb-core.js';
 import type { UsbDeviceState, UsbInterfaceState } from '../platform/platform.js';
 import { matchesInterface, type PolicyDecision } from './policy.js';
 

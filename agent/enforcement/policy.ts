@@ -1,4 +1,4 @@
-import { interfaceType } from '../../shared/domain/usb.js';
+import { interfaceType } from '../../shared/domain/usb-core.js';
 import type { UsbDeviceState, UsbInterfaceState } from '../platform/platform.js';
 
 /**

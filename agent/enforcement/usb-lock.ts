@@ -1,5 +1,5 @@
 import type { Clock } from '../../shared/clock.js';
-import { deviceKey, type UsbDevice } from '../../shared/domain/usb.js';
+import { deviceKey, type UsbDevice } from '../../shared/domain/usb-core.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentEventType, EventBody, LockState } from '../../shared/protocol/messages.js';
 import type { UsbChange, UsbControllerState, UsbDeviceState, UsbPlatform, UsbWatch } from '../platform/platform.js';

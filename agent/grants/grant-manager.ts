@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
 import type { Clock } from '../../shared/clock.js';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
-import { interfaceType, type UsbDevice } from '../../shared/domain/usb.js';
+import { interfaceType, type UsbDevice } from '../../shared/domain/usb-core.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AgentEventType, EventBody } from '../../shared/protocol/messages.js';
 import type { GrantSpec } from '../../shared/protocol/unlock-messages.js';

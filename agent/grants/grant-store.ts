@@ -1,9 +1,10 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Type } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Static } from 'typebox';
 import { AppError, formatError } from '../../shared/errors.js';
+import { generatedCheck } from '../generated-checks.js';
+import type { GrantRow } from './grant-store-schema.js';
 import type { GrantEndReason, StoredGrant } from './grant.js';
 
 /**
@@ -27,36 +28,8 @@ export interface GrantStore {
 /** File name of the grant table inside the state dir. */
 export const GRANTS_FILE = 'grants.db';
 
-const Hex4 = Type.String({ pattern: '^[0-9a-f]{4}$' });
-const Nullable = (s: ReturnType<typeof Type.String>) => Type.Union([Type.Null(), s]);
-const GrantRow = Type.Object(
-  {
-    grantId: Type.String({ minLength: 1, maxLength: 64 }),
-    requestId: Type.String({ minLength: 1, maxLength: 64 }),
-    source: Type.Union([Type.Literal('collector'), Type.Literal('offline')]),
-    device: Type.Object(
-      {
-        vendor_id: Hex4,
-        product_id: Hex4,
-        serial: Nullable(Type.String({ maxLength: 512 })),
-        hash: Nullable(Type.String({ maxLength: 64 })),
-        port: Nullable(Type.String({ maxLength: 32 })),
-      },
-      { additionalProperties: false },
-    ),
-    anyPort: Type.Boolean(),
-    allowReinsert: Type.Boolean(),
-    executor: Type.String({ maxLength: 64 }),
-    expiresAtWall: Type.Number(),
-    deadlineMono: Type.Number(),
-    bootId: Nullable(Type.String({ maxLength: 64 })),
-    warnBeforeMs: Type.Integer({ minimum: 0 }),
-    warned: Type.Boolean(),
-    receivedAtWall: Type.Number(),
-  },
-  { additionalProperties: false },
-);
-const checkRow = Compile(GrantRow);
+// Rows are re-checked on read: the file may be damaged or edited while the agent is down.
+const checkRow = generatedCheck<Static<typeof GrantRow>>('grant_row', 'grant row');
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS grants (grant_id TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
@@ -120,7 +93,7 @@ export function openGrantStore(path: string): GrantStore {
         }
         // SECURITY: a row that does not parse cannot be enforced correctly; dropping it can only
         // close a device, never open one.
-        if (checkRow.Check(value)) out.push(value);
+        if (checkRow.check(value)) out.push(value);
         else write('drop damaged row', () => endTx(r.grant_id, 'expired', Date.now(), Date.now() + 8 * 86_400_000));
       }
       return out;

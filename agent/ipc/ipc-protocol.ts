@@ -1,122 +1,29 @@
-import { Type, type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
-import { DeviceString, PortPath } from '../../shared/domain/usb.js';
+import type { Static } from 'typebox';
+import { generatedCheck } from '../generated-checks.js';
+import type {
+  IpcDevice as IpcDeviceSchema,
+  IpcRequest as IpcRequestSchema,
+  IpcResponse as IpcResponseSchema,
+  IpcSoftwareRequest as IpcSoftwareRequestSchema,
+} from './ipc-schema.js';
 
 /**
  * The agent's local request protocol (unix socket, see docs/unlock-agent.md § IPC): one JSON object
  * per line from the seat CLI, one JSON line back, then the agent closes the connection. Everything
  * the client sends is untrusted: any local user may connect.
  */
-export const IPC_VERSION = 1;
-/** Longest request line accepted, in bytes (newline included). */
-export const IPC_MAX_LINE_BYTES = 8 * 1024;
-/** Shortest and longest unlock a seat may ask for (the collector applies its own, usually tighter, bounds). */
-export const IPC_MIN_DURATION_MS = 1_000;
-export const IPC_MAX_DURATION_MS = 7 * 24 * 3_600_000;
+export { IPC_MAX_DURATION_MS, IPC_MAX_LINE_BYTES, IPC_MIN_DURATION_MS, IPC_VERSION } from './ipc-limits.js';
 
-const OsUser = Type.String({ minLength: 1, maxLength: 64 });
-
-/** Ask for a software install (sent to the collector as software.requested; docs/software-requests.md). */
-export const IpcSoftwareRequest = Type.Object(
-  {
-    v: Type.Literal(IPC_VERSION),
-    op: Type.Literal('software_request'),
-    package: Type.String({ minLength: 1, maxLength: 128 }),
-    versions: Type.Union([Type.Null(), Type.String({ minLength: 1, maxLength: 128 })]),
-    reason: Type.String({ minLength: 1, maxLength: 1024 }),
-    os_user: OsUser,
-  },
-  { additionalProperties: false },
-);
-export type IpcSoftwareRequest = Static<typeof IpcSoftwareRequest>;
-
-export const IpcRequest = Type.Union([
-  IpcSoftwareRequest,
-  Type.Object({ v: Type.Literal(IPC_VERSION), op: Type.Literal('list') }, { additionalProperties: false }),
-  Type.Object(
-    {
-      v: Type.Literal(IPC_VERSION),
-      op: Type.Literal('request'),
-      port: PortPath,
-      reason: Type.String({ minLength: 1, maxLength: 1024 }),
-      duration_ms: Type.Integer({ minimum: IPC_MIN_DURATION_MS, maximum: IPC_MAX_DURATION_MS }),
-      /** The OS account the CLI runs as: a claim by the client, not verified by the agent. */
-      os_user: OsUser,
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object({ v: Type.Literal(IPC_VERSION), op: Type.Literal('offline_challenge'), port: PortPath, os_user: OsUser }, { additionalProperties: false }),
-  Type.Object(
-    { v: Type.Literal(IPC_VERSION), op: Type.Literal('unlock_code'), code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9 -]+$' }), os_user: OsUser },
-    { additionalProperties: false },
-  ),
-  // Self-protection (agent/selfprotect): stop, uninstall or upgrade with a collector-issued maintenance code.
-  Type.Object(
-    {
-      v: Type.Literal(IPC_VERSION),
-      op: Type.Literal('maintenance'),
-      purpose: Type.Union([Type.Literal('stop'), Type.Literal('uninstall'), Type.Literal('upgrade')]),
-      code: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9 -]+$' }),
-      os_user: OsUser,
-    },
-    { additionalProperties: false },
-  ),
-]);
-export type IpcRequest = Static<typeof IpcRequest>;
-
-
-export const IpcDevice = Type.Object(
-  {
-    port: PortPath,
-    vendor_id: Type.String({ pattern: '^[0-9a-f]{4}$' }),
-    product_id: Type.String({ pattern: '^[0-9a-f]{4}$' }),
-    serial: DeviceString,
-    manufacturer: DeviceString,
-    product: DeviceString,
-    /** blocked: no storage interface authorized; unlocked: a grant holds it open; open: authorized otherwise. */
-    storage: Type.Union([Type.Literal('blocked'), Type.Literal('unlocked'), Type.Literal('open')]),
-    grant_id: Type.Union([Type.Null(), Type.String({ maxLength: 64 })]),
-    expires_in_ms: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]),
-  },
-  { additionalProperties: false },
-);
-export type IpcDevice = Static<typeof IpcDevice>;
-
-const ErrorCode = Type.String({ pattern: '^[A-Z][A-Z0-9]*_ERR_[A-Z0-9_]+$', maxLength: 64 });
-
-export const IpcSoftwareResponse = Type.Object(
-  { ok: Type.Literal(true), op: Type.Literal('software_request'), request_ref: Type.String({ maxLength: 64 }) },
-  { additionalProperties: false },
-);
-
-export const IpcResponse = Type.Union([
-  IpcSoftwareResponse,
-  Type.Object({ ok: Type.Literal(true), op: Type.Literal('list'), devices: Type.Array(IpcDevice, { maxItems: 64 }) }, { additionalProperties: false }),
-  Type.Object({ ok: Type.Literal(true), op: Type.Literal('request'), request_ref: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
-  Type.Object(
-    { ok: Type.Literal(true), op: Type.Literal('offline_challenge'), challenge: Type.String({ maxLength: 32 }), expires_in_ms: Type.Integer({ minimum: 0 }) },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    { ok: Type.Literal(true), op: Type.Literal('unlock_code'), grant_id: Type.String({ maxLength: 64 }), minutes: Type.Integer({ minimum: 1 }), port: PortPath },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    {
-      ok: Type.Literal(true),
-      op: Type.Literal('maintenance'),
-      purpose: Type.Union([Type.Literal('stop'), Type.Literal('uninstall'), Type.Literal('upgrade')]),
-      code_id: Type.String({ pattern: '^mc_[0-9a-f]{16}$' }),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object({ ok: Type.Literal(false), code: ErrorCode, message: Type.String({ maxLength: 512 }) }, { additionalProperties: false }),
-]);
-export type IpcResponse = Static<typeof IpcResponse>;
+// The schemas are in ipc-schema.ts; the types come from them, the checks from their generated
+// validators (the agent process never loads TypeBox).
+export type IpcSoftwareRequest = Static<typeof IpcSoftwareRequestSchema>;
+export type IpcRequest = Static<typeof IpcRequestSchema>;
+export type IpcDevice = Static<typeof IpcDeviceSchema>;
+export type IpcResponse = Static<typeof IpcResponseSchema>;
 export type IpcErrorResponse = Extract<IpcResponse, { ok: false }>;
 
-const checkRequest = Compile(IpcRequest);
-const checkResponse = Compile(IpcResponse);
+const checkRequest = generatedCheck<IpcRequest>('ipc_request', 'IPC request');
+const checkResponse = generatedCheck<IpcResponse>('ipc_response', 'IPC response');
 
 /** Parses one request line; returns the request or a one-line reason (never echoing the input). */
 export function decodeIpcRequest(line: string): { ok: true; req: IpcRequest } | { ok: false; detail: string } {
@@ -127,7 +34,7 @@ export function decodeIpcRequest(line: string): { ok: true; req: IpcRequest } | 
     return { ok: false, detail: 'not JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, detail: 'not a JSON object' };
-  if (checkRequest.Check(value)) return { ok: true, req: value };
+  if (checkRequest.check(value)) return { ok: true, req: value };
   const op = (value as Record<string, unknown>).op;
   const known = typeof op === 'string' && ['list', 'request', 'offline_challenge', 'unlock_code', 'maintenance', 'software_request'].includes(op);
   return { ok: false, detail: known ? `invalid fields for ${op}` : 'unknown operation' };
@@ -141,5 +48,5 @@ export function decodeIpcResponse(line: string): IpcResponse | null {
   } catch {
     return null;
   }
-  return checkResponse.Check(value) ? value : null;
+  return checkResponse.check(value) ? value : null;
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Type, type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Static } from 'typebox';
 import { AppError, formatError } from '../../shared/errors.js';
+import { generatedCheck } from '../generated-checks.js';
+import type { PolicyFileSchema } from './policy-file-schema.js';
 
 /**
  * The last policy the collector sent, kept in the state dir (policy.json, 0600) so an agent that
@@ -11,16 +12,8 @@ import { AppError, formatError } from '../../shared/errors.js';
  */
 export const POLICY_FILE = 'policy.json';
 
-const PolicyFileSchema = Type.Object(
-  {
-    version: Type.Integer({ minimum: 1 }),
-    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-    rules: Type.String({ maxLength: 128 * 1024 }),
-  },
-  { additionalProperties: false },
-);
 export type SavedPolicy = Static<typeof PolicyFileSchema>;
-const checkFile = Compile(PolicyFileSchema);
+const checkFile = generatedCheck<SavedPolicy>('policy_file', 'policy file');
 
 /** Lowercase hex SHA-256 of the rules text as UTF-8 (what policy.updated carries). */
 export function rulesSha256(rules: string): string {
@@ -37,7 +30,7 @@ export function readSavedPolicy(stateDir: string): SavedPolicy | null {
   } catch (err) {
     throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'not JSON'), { cause: err });
   }
-  if (!checkFile.Check(value)) throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'unexpected shape'));
+  if (!checkFile.check(value)) throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'unexpected shape'));
   if (rulesSha256(value.rules) !== value.sha256) throw new AppError('POLICY_ERR_STORE', formatError('POLICY_ERR_STORE', path, 'sha256 mismatch'));
   return value;
 }

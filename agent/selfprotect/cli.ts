@@ -1,10 +1,10 @@
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { isAppError } from '../../shared/errors.js';
 import type { MaintenancePurpose } from '../../shared/domain/maintenance-code.js';
+import { agentEntry } from '../build-root.js';
 import { ipcCall } from '../ipc/ipc-client.js';
 import { SEAT_EXIT, type SeatCliIo } from '../ipc/seat-cli.js';
 import {
@@ -43,10 +43,6 @@ const stdio: SeatCliIo = {
   err: (line) => void process.stderr.write(`${line}\n`),
 };
 
-function defaultEntry(): string {
-  // This file is <build>/agent/selfprotect/cli.js; the CLI entry is <build>/scripts/seatguard.js.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'seatguard.js');
-}
 
 function socketOf(o: Opts): string {
   return o.ipcSocket ?? join(resolve(o.root), o.state, IPC_SOCKET_FILE);
@@ -75,7 +71,7 @@ export function runInstall(o: Opts, io: SeatCliIo = stdio): number {
     return SEAT_EXIT.usage;
   }
   try {
-    const files = planInstall({ root: o.root, stateDir: o.state, collectorUrl: o.collector, nodePath: o.node ?? process.execPath, entryPath: o.entry ?? defaultEntry(), ...(o.ipcSocket ? { agentArgs: ['--ipc-socket', o.ipcSocket] } : {}) });
+    const files = planInstall({ root: o.root, stateDir: o.state, collectorUrl: o.collector, nodePath: o.node ?? process.execPath, entryPath: o.entry ?? agentEntry(), ...(o.ipcSocket ? { agentArgs: ['--ipc-socket', o.ipcSocket] } : {}) });
     if (o.dryRun) {
       io.out('dry run: nothing written');
       describe(files, io, true);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AppError, formatError } from '../../shared/errors.js';
-import { AGENT_NODE_FLAGS } from '../platform/linux/agent-node-flags.js';
+import { AGENT_NODE_ENV, AGENT_NODE_FLAGS } from '../platform/linux/agent-node-flags.js';
 import type { IntegrityItemName } from './integrity.js';
 import { parseUdevRules, renderUdevRule, UDEV_RULE_FILE } from './udev-rule.js';
 
@@ -62,6 +62,8 @@ function safeArg(s: string, what: string): string {
 
 export function renderUnit(o: Pick<InstallOptions, 'nodePath' | 'entryPath' | 'stateDir' | 'agentArgs'>): string {
   const exec = [o.nodePath, ...AGENT_NODE_FLAGS, o.entryPath, 'agent', '--platform', 'linux', ...(o.agentArgs ?? [])].map((a) => safeArg(a, 'ExecStart argument')).join(' ');
+  // Before EnvironmentFile=: systemd lets the file's assignments win, so a seat can still override them.
+  const env = Object.entries(AGENT_NODE_ENV).map(([k, v]) => `Environment=${safeArg(`${k}=${v}`, 'Environment assignment')}\n`).join('');
   return `# Written by \`seatguard agent install\`; docs/self-protection.md. Changes are reported (agent.integrity).
 [Unit]
 Description=seatguard seat agent (USB storage lock, compliance sensors)
@@ -76,7 +78,7 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=simple
-EnvironmentFile=/${ENV_FILE}
+${env}EnvironmentFile=/${ENV_FILE}
 ExecStart=${exec}
 # Any exit or kill restarts it, except the authorized stop (exit ${AUTHORIZED_STOP_EXIT}, a maintenance code).
 Restart=always

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import type { Logger } from '../../shared/logger.js';
 import type { EventBody } from '../../shared/protocol/messages.js';
+import { buildRoot } from '../build-root.js';
 import type { OfflineSecret } from '../grants/offline-unlock.js';
 import type { IpcRequest, IpcResponse } from '../ipc/ipc-protocol.js';
 import { readManifest } from './install.js';
@@ -21,8 +21,8 @@ export const INTEGRITY_INTERVAL_MS = 5 * 60_000;
 
 /** The agent's code: the directories of this build the seat runs (agent, shared, the CLI entry). */
 export function defaultCodeRoots(): string[] {
-  // This file is <build>/agent/selfprotect/selfprotect.js; the build root is two levels up.
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  // scripts/ holds the CLI entry and the one-file agent bundle the unit runs.
+  const root = buildRoot();
   return ['agent', 'shared', 'scripts'].map((d) => join(root, d));
 }
 

@@ -9,8 +9,10 @@ export const UDEV_RULE_FILE = 'etc/udev/rules.d/10-seatguard-usb-storage.rules';
 /**
  * Line 1 closes the gate of every root hub as udev sees it (coldplug at boot, hot-added
  * controllers). Line 2 lets every non-storage interface through so keyboards work before the agent
- * runs. Line 3 is the lab-verified rule: a storage interface that is bound anyway (enumerated before
- * the gate closed, e.g. in the initramfs) is deauthorized.
+ * runs; its RUN is needed because the kernel does not probe an interface when it is authorized.
+ * Line 3 deauthorizes a storage interface that was bound anyway (enumerated before the gate closed:
+ * before coldplug, or on a controller that arrived with the device attached). All three lines are
+ * verified against systemd-udevd 252 in the QEMU lab (test/vm/udev.vm.test.ts, docs/vm-lab.md).
  */
 export function renderUdevRule(): string {
   return [

@@ -1,7 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
-import type { Static, TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { SchemaCheck } from '../../shared/schema-check.js';
 
 /**
  * Where a sensor keeps its last known state across agent restarts, so a change made while the agent
@@ -26,9 +25,8 @@ export function createMemoryBaselineStore<T>(initial: T | null = null): Baseline
   return store;
 }
 
-/** JSON file validated against `schema` on load; written to a temp file then renamed (atomic). */
-export function createJsonFileBaselineStore<S extends TSchema>(path: string, schema: S): BaselineStore<Static<S>> {
-  const check = Compile(schema);
+/** JSON file validated with `schema` on load; written to a temp file then renamed (atomic). */
+export function createJsonFileBaselineStore<T>(path: string, schema: SchemaCheck<T>): BaselineStore<T> {
   return {
     async load() {
       let text: string;
@@ -43,7 +41,7 @@ export function createJsonFileBaselineStore<S extends TSchema>(path: string, sch
       } catch {
         return null;
       }
-      return check.Check(value) ? value : null;
+      return schema.check(value) ? value : null;
     },
     async save(value) {
       const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);

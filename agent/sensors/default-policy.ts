@@ -1,5 +1,6 @@
-import { DEFAULT_SOFTWARE_POLICY, compileSoftwarePolicy, type CompiledSoftwarePolicy } from '../../shared/domain/software-policy.js';
+import { DEFAULT_SOFTWARE_POLICY, type CompiledSoftwarePolicy } from '../../shared/domain/software-policy-core.js';
 import { AppError, formatError } from '../../shared/errors.js';
+import { compileSoftwarePolicy } from './sensor-checks.js';
 
 let cached: CompiledSoftwarePolicy | null = null;
 

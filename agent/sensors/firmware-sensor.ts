@@ -1,4 +1,3 @@
-import { Type } from 'typebox';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import type { PasswordFieldName, SensorEventBody } from '../../shared/protocol/sensor-messages.js';
 import { PASSWORD_FIELDS, type FirmwareProbe, type PasswordField } from '../platform/sensors.js';
@@ -9,14 +8,6 @@ import { reportSensorError, type Sensor, type SensorBaseDeps } from './sensor.js
 
 /** Default period between firmware readings: 15 minutes (vendor WMI values can change online). */
 export const FIRMWARE_INTERVAL_MS = 15 * 60_000;
-
-const State = Type.Union([Type.Literal('set'), Type.Literal('not_set'), Type.Literal('not_implemented'), Type.Literal('unknown')]);
-const NullStr = Type.Union([Type.Null(), Type.String({ maxLength: 512 })]);
-/** Schema of the persisted firmware baseline (for createJsonFileBaselineStore). */
-export const FirmwareBaselineSchema = Type.Object({
-  fields: Type.Object({ adminPassword: State, powerOnPassword: State, keyboardPassword: State, frontPanelReset: State }),
-  bios: Type.Object({ vendor: NullStr, version: NullStr, date: NullStr }),
-});
 
 export interface FirmwareSensorDeps extends SensorBaseDeps {
   probe: FirmwareProbe;

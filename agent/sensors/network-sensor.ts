@@ -1,14 +1,9 @@
-import { Compile } from 'typebox/compile';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { AppError, formatError } from '../../shared/errors.js';
-import {
-  NetworkPlanSchema,
-  type NetInterfaceBody,
-  type NetworkPlan,
-  type SensorEventBody,
-} from '../../shared/protocol/sensor-messages.js';
+import type { NetInterfaceBody, NetworkPlan, SensorEventBody } from '../../shared/protocol/sensor-messages.js';
 import type { NetInterface, NetworkProbe, ReachabilityTarget } from '../platform/sensors.js';
 import { createPeriodicTask, createSerialQueue } from './periodic.js';
+import { NETWORK_PLAN_CHECK } from './sensor-checks.js';
 import { reportSensorError, type Sensor, type SensorBaseDeps } from './sensor.js';
 
 /** Default period between network checks: 30 s. */
@@ -37,14 +32,9 @@ export interface NetworkSensor extends Sensor {
   setOffline(offline: OfflinePolicy | null): void;
 }
 
-const checkPlan = Compile(NetworkPlanSchema);
-
 /** Validates an untrusted plan. */
 export function parseNetworkPlan(input: unknown): NetworkPlan {
-  if (!checkPlan.Check(input)) {
-    const first = checkPlan.Errors(input)[0];
-    throw new AppError('NET_ERR_PLAN', formatError('NET_ERR_PLAN', first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'));
-  }
+  if (!NETWORK_PLAN_CHECK.check(input)) throw new AppError('NET_ERR_PLAN', formatError('NET_ERR_PLAN', NETWORK_PLAN_CHECK.errors(input).join('; ')));
   return input;
 }
 

@@ -1,4 +1,4 @@
-import { evaluateSoftware, type CompiledSoftwarePolicy, type SoftwareVerdict } from '../../shared/domain/software-policy.js';
+import { evaluateSoftware, type CompiledSoftwarePolicy, type SoftwareVerdict } from '../../shared/domain/software-policy-core.js';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import { AppError, formatError } from '../../shared/errors.js';
 import type { ProcessAction } from '../../shared/protocol/sensor-messages.js';

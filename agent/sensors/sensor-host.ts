@@ -1,27 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Type } from 'typebox';
 import type { Clock } from '../../shared/clock.js';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import type { Logger } from '../../shared/logger.js';
 import type { EventBody } from '../../shared/protocol/messages.js';
-import {
-  SensorConfigBodySchema,
-  builtinSensorConfig,
-  checkSensorConfig,
-  type CheckedSensorConfig,
-  type SensorConfigBody,
-  type SensorIntervals,
-} from '../../shared/protocol/sensor-config-messages.js';
+import { builtinSensorConfig, type CheckedSensorConfig } from '../../shared/protocol/sensor-config-check.js';
+import type { SensorConfigBody, SensorIntervals } from '../../shared/protocol/sensor-config-messages.js';
 import type { SensorEventType } from '../../shared/protocol/sensor-messages.js';
 import type { InstalledPackage, SensorPlatform } from '../platform/sensors.js';
 import { createJsonFileBaselineStore, type BaselineStore } from './baseline-store.js';
-import { FirmwareBaselineSchema, createFirmwareSensor, type FirmwareSensor } from './firmware-sensor.js';
+import { createFirmwareSensor, type FirmwareSensor } from './firmware-sensor.js';
 import type { FirmwareBaseline } from './firmware-state.js';
 import { createNetworkSensor, type NetworkSensor, type OfflinePolicy } from './network-sensor.js';
 import { createSerialQueue } from './periodic.js';
 import { createProcessSensor, type ProcessSensor } from './process-sensor.js';
-import { SoftwareBaselineSchema, createSoftwareSensor, type SoftwareSensor } from './software-sensor.js';
+import { FIRMWARE_BASELINE_CHECK, SOFTWARE_BASELINE_CHECK, STORED_SENSOR_CONFIG_CHECK, checkSensorConfig } from './sensor-checks.js';
+import { createSoftwareSensor, type SoftwareSensor } from './software-sensor.js';
 
 /** Every event the host (and its sensors) may emit. */
 export type SensorHostEventType = SensorEventType | 'sensor.config_applied';
@@ -74,11 +68,6 @@ export interface SensorHost {
 export const SENSOR_STATE_SUBDIR = 'sensors';
 export const SENSOR_CONFIG_FILE = 'sensor-config.json';
 
-const StoredConfigSchema = Type.Object(
-  { saved_at: Type.String({ maxLength: 32 }), config: SensorConfigBodySchema },
-  { additionalProperties: false },
-);
-
 type Kind = 'firmware' | 'software' | 'process' | 'network';
 const INTERVAL_KEY: Record<Kind, keyof SensorIntervals> = {
   firmware: 'firmware_ms',
@@ -125,9 +114,9 @@ function asError(err: unknown): Error {
 export function createSensorHost(deps: SensorHostDeps): SensorHost {
   const log = deps.log.child({ component: 'sensor-host' });
   const dir = join(deps.stateDir, SENSOR_STATE_SUBDIR);
-  const configStore = createJsonFileBaselineStore(join(dir, SENSOR_CONFIG_FILE), StoredConfigSchema);
-  const firmwareBaseline: BaselineStore<FirmwareBaseline> = createJsonFileBaselineStore(join(dir, 'firmware-baseline.json'), FirmwareBaselineSchema);
-  const softwareBaseline: BaselineStore<InstalledPackage[]> = createJsonFileBaselineStore(join(dir, 'software-baseline.json'), SoftwareBaselineSchema);
+  const configStore = createJsonFileBaselineStore(join(dir, SENSOR_CONFIG_FILE), STORED_SENSOR_CONFIG_CHECK);
+  const firmwareBaseline: BaselineStore<FirmwareBaseline> = createJsonFileBaselineStore(join(dir, 'firmware-baseline.json'), FIRMWARE_BASELINE_CHECK);
+  const softwareBaseline: BaselineStore<InstalledPackage[]> = createJsonFileBaselineStore(join(dir, 'software-baseline.json'), SOFTWARE_BASELINE_CHECK);
   const serial = createSerialQueue();
 
   let active: CheckedSensorConfig = builtin();

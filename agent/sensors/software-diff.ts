@@ -1,6 +1,7 @@
 import type { PackageRef } from '../../shared/protocol/sensor-messages.js';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
 import type { InstalledPackage } from '../platform/sensors.js';
+import { compareCodeUnits } from '../text-order.js';
 
 export interface InventoryDiff {
   installed: InstalledPackage[];
@@ -49,7 +50,7 @@ export function diffInventory(prev: readonly InstalledPackage[], cur: readonly I
     }
   }
   for (const [k, old] of before) if (!after.has(k)) diff.removed.push(...old);
-  const byName = (a: InstalledPackage, b: InstalledPackage) => a.name.localeCompare(b.name);
+  const byName = (a: InstalledPackage, b: InstalledPackage) => compareCodeUnits(a.name, b.name);
   diff.installed.sort(byName);
   diff.removed.sort(byName);
   diff.changed.sort((a, b) => byName(a.pkg, b.pkg));

@@ -1,6 +1,5 @@
-import { Type } from 'typebox';
 import { sanitizeText } from '../../shared/domain/sanitize.js';
-import { evaluateSoftware, type CompiledSoftwarePolicy } from '../../shared/domain/software-policy.js';
+import { evaluateSoftware, type CompiledSoftwarePolicy } from '../../shared/domain/software-policy-core.js';
 import type { InstalledPackage, InventoryWatch, PackageSource, SoftwareInventory } from '../platform/sensors.js';
 import type { BaselineStore } from './baseline-store.js';
 import { defaultCompiledPolicy } from './default-policy.js';
@@ -12,19 +11,6 @@ import { chunkBySize, diffInventory, packageKey, packageRef } from './software-d
 export const SOFTWARE_INTERVAL_MS = 60 * 60_000;
 /** Default quiet time after the last package-database event before rescanning: 2 s (dpkg writes in bursts). */
 export const SOFTWARE_DEBOUNCE_MS = 2_000;
-
-const NullStr = Type.Union([Type.Null(), Type.String({ maxLength: 1024 })]);
-/** Schema of the persisted inventory baseline (for createJsonFileBaselineStore). */
-export const SoftwareBaselineSchema = Type.Array(
-  Type.Object({
-    name: Type.String({ maxLength: 1024 }),
-    version: NullStr,
-    arch: NullStr,
-    publisher: NullStr,
-    source: Type.Union([Type.Literal('dpkg'), Type.Literal('rpm'), Type.Literal('windows'), Type.Literal('fake')]),
-  }),
-  { maxItems: 200_000 },
-);
 
 export interface SoftwareSensorDeps extends SensorBaseDeps {
   inventory: SoftwareInventory;

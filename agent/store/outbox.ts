@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../../shared/clock.js';
 import { systemClock } from '../../shared/clock.js';
 import { AppError, formatError } from '../../shared/errors.js';
-import { validateOutgoing } from '../../shared/protocol/decode.js';
+import { validateOutgoing } from '../../shared/protocol/agent-decode.js';
 import { newMessageId } from '../../shared/protocol/encode.js';
 import type { AgentEventType, EventBody } from '../../shared/protocol/messages.js';
 import type { OutboxDropReason } from '../../shared/protocol/outbox-messages.js';

@@ -1,17 +1,18 @@
 import type { KeyObject } from 'node:crypto';
-import { Type } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Static } from 'typebox';
 import WebSocket from 'ws';
 import type { Clock } from '../../shared/clock.js';
 import { systemClock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/logger.js';
 import { AGENT_CHALLENGE_PATH, AUTH_HEADERS, signChallenge } from '../../shared/protocol/agent-auth.js';
-import { decodeCollectorMessage } from '../../shared/protocol/decode.js';
+import { decodeCollectorMessage } from '../../shared/protocol/agent-decode.js';
 import { agentControlMessage } from '../../shared/protocol/encode.js';
 import type { CollectorMessage, LockState } from '../../shared/protocol/messages.js';
 import { AGENT_WS_PATH, CLOSE_CODES, MAX_FRAME_BYTES } from '../../shared/protocol/version.js';
+import { generatedCheck } from '../generated-checks.js';
 import type { Outbox } from '../store/outbox.js';
 import { backoffDelay } from './backoff.js';
+import type { Challenge } from './challenge-schema.js';
 import { presentedCaFingerprint } from './ca-pin.js';
 import { CERT_UNTRUSTED_CODES, httpRequestJson, HttpRequestError } from './http-json.js';
 
@@ -76,8 +77,7 @@ export interface CollectorClient {
   flush(timeoutMs: number): Promise<boolean>;
 }
 
-const Challenge = Type.Object({ nonce: Type.String({ minLength: 1, maxLength: 512 }) });
-const checkChallenge = Compile(Challenge);
+const checkChallenge = generatedCheck<Static<typeof Challenge>>('auth_challenge', 'challenge answer');
 
 type Session = {
   ws: WebSocket;
@@ -150,7 +150,7 @@ export function createCollectorClient(opts: CollectorClientOptions): CollectorCl
       maxBytes: 4_096,
     });
     if (res.status !== 200) throw new Error(`challenge HTTP ${res.status}`);
-    if (!checkChallenge.Check(res.json)) throw new Error('challenge response has an unexpected shape');
+    if (!checkChallenge.check(res.json)) throw new Error('challenge response has an unexpected shape');
     return res.json.nonce;
   }
 

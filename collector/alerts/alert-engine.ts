@@ -43,7 +43,7 @@ export interface AlertEngineDeps {
   /** True when an active software request of the seat approved the package (its install raises no alert). */
   approvedSoftware?: (agentId: string, pkg: { name: string; version: string | null }) => boolean;
   /** Why a seat's reported maintenance-code use does not match an issued code; null when it does. */
-  maintenanceCodeFlag?: (agentId: string, event: { type: string; body: unknown }) => string | null;
+  maintenanceCodeFlag?: (agentId: string, event: { type: string; seq: number; body: unknown }) => string | null;
 }
 
 export interface TickResult {
@@ -113,6 +113,8 @@ export interface AlertEngine {
 
 const SYSTEM = 'system';
 const LIST_MAX = 500;
+/** Events linked to one alert (its first ones); `get` returns them all. */
+export const LINKED_EVENTS_MAX = 100;
 const MAINTENANCE_MAX_MS = 7 * 24 * 3_600_000;
 const STATES: readonly AlertState[] = ['open', 'acknowledged', 'resolved'];
 
@@ -134,6 +136,7 @@ function parseBody(body: unknown): unknown {
 interface Normalized {
   id: number;
   agent_id: string;
+  seq: number;
   type: string;
   ts: string;
   body: unknown;
@@ -238,6 +241,8 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       severity: AlertSeverityValue;
       last_seen: string;
       cleared_at: string | null;
+      /** Occurrences including this span's (what alerts.count will hold after it). */
+      count: number;
       n: number;
       lastEventId: number | null;
       dirty: boolean;
@@ -252,13 +257,20 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     const mem = (row: DedupTarget): Mem => {
       let m = byId.get(row.id);
       if (!m) {
-        m = { id: row.id, severity: row.severity, last_seen: row.last_seen, cleared_at: row.cleared_at, n: 0, lastEventId: null, dirty: false };
+        m = { id: row.id, severity: row.severity, last_seen: row.last_seen, cleared_at: row.cleared_at, count: row.count, n: 0, lastEventId: null, dirty: false };
         byId.set(row.id, m);
       }
       return m;
     };
     dedupCache.checkOthers();
-    const link = (m: Mem, e: Normalized) => links.push({ event_id: e.id, alert_id: m.id, event_type: e.type, event_ts: e.ts, received_at: e.received_at });
+    let cutoffOf = '';
+    let cutoff = '';
+    // An alert links the events of its onset only: past LINKED_EVENTS_MAX a storm's repeats cost
+    // one counter, not one row each; alerts.count, last_seen and last_event_id carry on, and every
+    // event stays in the seat's timeline (docs/alerts.md).
+    const link = (m: Mem, e: Normalized) => {
+      if (m.count <= LINKED_EVENTS_MAX) links.push({ event_id: e.id, alert_id: m.id, event_type: e.type, event_ts: e.ts, received_at: e.received_at });
+    };
 
     for (const { e, o } of work) {
       const key = `${e.agent_id}\u0000${o.kind === 'clear' ? o.dedupKey : o.alert.dedupKey}`;
@@ -287,7 +299,11 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
         continue;
       }
       const c = o.alert;
-      const cutoff = iso(Date.parse(e.received_at) - config.dedupWindowMs);
+      // Events of a batch mostly share a receive time: derive the cutoff once per distinct one.
+      if (e.received_at !== cutoffOf) {
+        cutoffOf = e.received_at;
+        cutoff = iso(Date.parse(e.received_at) - config.dedupWindowMs);
+      }
       let a = dedupOf.get(key);
       if (a === undefined) {
         // A committed earlier target is what the query would return: nothing else wrote since.
@@ -301,7 +317,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
       // every other one is too.
       if (!a || a.last_seen < cutoff) {
         const id = openAlert(e.agent_id, c, e.received_at, nowIso, e);
-        const m: Mem = { id, severity: c.severity, last_seen: e.received_at, cleared_at: null, n: 0, lastEventId: null, dirty: false };
+        const m: Mem = { id, severity: c.severity, last_seen: e.received_at, cleared_at: null, count: 1, n: 0, lastEventId: null, dirty: false };
         byId.set(id, m);
         dedupOf.set(key, m);
         newestOf.set(key, m);
@@ -310,6 +326,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
         continue;
       }
       a.n++;
+      a.count++;
       if (e.received_at > a.last_seen) a.last_seen = e.received_at;
       a.lastEventId = e.id;
       a.cleared_at = null;
@@ -338,15 +355,28 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     return dedupOf;
   }
 
+  // Events of a batch mostly share a receive time: parse and format each distinct one once.
+  let lastTimeIn = '';
+  let lastTimeOut: string | null = null;
+  function canonicalTime(r: string, nowIso: string): string {
+    if (r !== lastTimeIn) {
+      const ms = Date.parse(r);
+      lastTimeIn = r;
+      lastTimeOut = Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+    }
+    return lastTimeOut ?? nowIso;
+  }
+
   function normalize(e: CommittedEvent, nowIso: string): Normalized {
     const r = e.received_at;
     return {
       id: e.id,
       agent_id: e.agent_id,
+      seq: e.seq,
       type: e.type,
       ts: typeof e.ts === 'string' ? e.ts : '',
       body: parseBody(e.body),
-      received_at: typeof r === 'string' && Number.isFinite(Date.parse(r)) ? new Date(Date.parse(r)).toISOString() : nowIso,
+      received_at: typeof r === 'string' ? canonicalTime(r, nowIso) : nowIso,
     };
   }
 
@@ -361,7 +391,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
           inMaintenance: e.type === 'agent.stopping' && repo.inMaintenance(e.agent_id, nowIso),
           ...(e.type === 'software.installed' && deps.approvedSoftware ? { approvedSoftware: (p: { name: string; version: string | null }) => deps.approvedSoftware?.(e.agent_id, p) ?? false } : {}),
           ...((e.type === 'agent.stopping' || e.type === 'agent.uninstalled') && deps.maintenanceCodeFlag
-            ? { maintenanceCodeFlag: () => deps.maintenanceCodeFlag?.(e.agent_id, { type: e.type, body: e.body }) ?? null }
+            ? { maintenanceCodeFlag: () => deps.maintenanceCodeFlag?.(e.agent_id, { type: e.type, seq: e.seq, body: e.body }) ?? null }
             : {}),
         },
       );
@@ -709,7 +739,7 @@ export function createAlertEngine(deps: AlertEngineDeps): AlertEngine {
     const id = cleanId(idIn);
     const row = repo.get(id);
     if (!row) return undefined;
-    return { alert: toAlertView(row), history: repo.history(id).map(toHistoryEntry), events: repo.linkedEvents(id, 100) };
+    return { alert: toAlertView(row), history: repo.history(id).map(toHistoryEntry), events: repo.linkedEvents(id, LINKED_EVENTS_MAX) };
   }
 
   // ------------------------------------------------------------------------------------------

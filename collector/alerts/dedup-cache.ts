@@ -7,6 +7,8 @@ export interface DedupTarget {
   severity: AlertSeverityValue;
   last_seen: string;
   cleared_at: string | null;
+  /** Occurrences counted so far (alerts.count): the engine links only an alert's first events. */
+  count: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export function createDedupCache(db: Db): DedupCache {
   return {
     get: (key) => map.get(key),
     set(entries) {
-      for (const [key, t] of entries) map.set(key, { id: t.id, severity: t.severity, last_seen: t.last_seen, cleared_at: t.cleared_at });
+      for (const [key, t] of entries) map.set(key, { id: t.id, severity: t.severity, last_seen: t.last_seen, cleared_at: t.cleared_at, count: t.count });
       if (map.size > MAX_ENTRIES) map.clear();
     },
     clear: () => map.clear(),

@@ -70,6 +70,29 @@ function raise(rule: string, severity: AlertSeverity, key: string, title: Biling
   };
 }
 
+/**
+ * {@link raise} with the texts built only when read. Most events of a storm only count into an
+ * alert that already has its texts, so building and sanitizing them per event was wasted work on
+ * the ingest path (docs/benchmarks.md); the texts are the same whenever they are read.
+ */
+function raiseLazy(rule: string, severity: AlertSeverity, key: string, text: () => { title: Bilingual; detail: Bilingual; device: AlertDevice | null }): RuleOutcome {
+  let built: { title: Bilingual; detail: Bilingual; device: AlertDevice | null } | undefined;
+  const get = () => {
+    if (!built) {
+      const t = text();
+      built = { title: t.title, detail: { zh: txt(t.detail.zh, DETAIL_MAX), en: txt(t.detail.en, DETAIL_MAX) }, device: t.device };
+    }
+    return built;
+  };
+  const alert = { rule, severity, dedupKey: txt(key, DEDUP_KEY_MAX) } as AlertCandidate;
+  Object.defineProperties(alert, {
+    title: { enumerable: true, get: () => get().title },
+    detail: { enumerable: true, get: () => get().detail },
+    device: { enumerable: true, get: () => get().device },
+  });
+  return { kind: 'raise', alert };
+}
+
 function clear(rule: string, key: string, reason: Bilingual): RuleOutcome {
   return { kind: 'clear', rule, dedupKey: txt(key, DEDUP_KEY_MAX), reason };
 }
@@ -102,21 +125,25 @@ function usbBlocked(body: unknown): RuleOutcome | null {
   const storage = hasClass(d, '08');
   const media = hasClass(d, '06');
   const key = `usb.blocked:${deviceKey(d)}`;
-  const label = deviceLabel(d);
-  const reason = txt(body.reason, 256);
-  const ifaces = body.blocked_interfaces.join(',') || '-';
-  const detail = {
-    zh: `设备 ${label} 已被阻止；阻止的接口 ${ifaces}；原因：${reason}`,
-    en: `Device ${label} was blocked; blocked interfaces ${ifaces}; reason: ${reason}`,
+  const text = (title: Bilingual) => () => {
+    const label = deviceLabel(d);
+    const reason = txt(body.reason, 256);
+    const ifaces = body.blocked_interfaces.join(',') || '-';
+    return {
+      title,
+      detail: {
+        zh: `设备 ${label} 已被阻止；阻止的接口 ${ifaces}；原因：${reason}`,
+        en: `Device ${label} was blocked; blocked interfaces ${ifaces}; reason: ${reason}`,
+      },
+      device: alertDevice(d),
+    };
   };
   if (storage && SUSPICIOUS_COMPANIONS.some((c) => hasClass(d, c))) {
-    return raise('usb.blocked', 'critical', key, { zh: '可疑复合USB设备(存储+键盘/网络)插入', en: 'Suspicious composite USB device (storage + HID/network) inserted' }, detail, alertDevice(d));
+    return raiseLazy('usb.blocked', 'critical', key, text({ zh: '可疑复合USB设备(存储+键盘/网络)插入', en: 'Suspicious composite USB device (storage + HID/network) inserted' }));
   }
-  if (storage) return raise('usb.blocked', 'high', key, { zh: '未授权U盘插入', en: 'Unauthorized USB storage inserted' }, detail, alertDevice(d));
-  if (media) {
-    return raise('usb.blocked', 'high', key, { zh: '未授权移动存储设备(手机/相机)接入', en: 'Unauthorized portable media device (phone/camera) connected' }, detail, alertDevice(d));
-  }
-  return raise('usb.blocked', 'medium', key, { zh: '未授权USB设备被阻止', en: 'Unauthorized USB device blocked' }, detail, alertDevice(d));
+  if (storage) return raiseLazy('usb.blocked', 'high', key, text({ zh: '未授权U盘插入', en: 'Unauthorized USB storage inserted' }));
+  if (media) return raiseLazy('usb.blocked', 'high', key, text({ zh: '未授权移动存储设备(手机/相机)接入', en: 'Unauthorized portable media device (phone/camera) connected' }));
+  return raiseLazy('usb.blocked', 'medium', key, text({ zh: '未授权USB设备被阻止', en: 'Unauthorized USB device blocked' }));
 }
 
 // ---------------------------------------------------------------------------------------------

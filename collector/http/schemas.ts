@@ -54,6 +54,8 @@ export const EnrollBody = Type.Object(
     hostname: Type.String({ minLength: 1, maxLength: 253, pattern: HOSTNAME_PATTERN }),
     platform: Type.Union([Type.Literal('linux'), Type.Literal('windows'), Type.Literal('fake')]),
     seat_name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: HOSTNAME_PATTERN })),
+    // Ed25519 signature over token + public_key (shared/protocol/agent-auth.ts); optional for older agents.
+    proof: Type.Optional(Type.String({ minLength: 86, maxLength: 88, pattern: '^[A-Za-z0-9+/]+={0,2}$' })),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import { SEAT_CODE_COLUMN, seatCodeOf, type SeatCode } from './code-drift.js';
 import type { Db } from './db.js';
 
 export type LockStateValue = 'locked' | 'degraded' | 'unknown';
@@ -29,6 +30,8 @@ export type SoftwareCompliance = 'compliant' | 'violation';
 export interface SeatRow extends AgentRow {
   bios_password: BiosPasswordState | null;
   software_compliance: SoftwareCompliance | null;
+  /** The seat's latest agent.started code report (code-drift.ts); null = none yet. */
+  code: SeatCode | null;
 }
 
 export interface NewAgent {
@@ -91,13 +94,13 @@ export const SEAT_COMPLIANCE_COLUMNS = `
     ELSE NULL
   END AS software_compliance`;
 
-type RawSeat = Omit<SeatRow, 'bios_password' | 'software_compliance'> & { bios_password: unknown; software_compliance: unknown };
+type RawSeat = Omit<SeatRow, 'bios_password' | 'software_compliance' | 'code'> & { bios_password: unknown; software_compliance: unknown; code_info: unknown };
 
 /** The stored body was schema-checked at ingest; anything else still reads as 'unknown', never as 'set'. */
-function toSeat(r: RawSeat): SeatRow {
+function toSeat({ code_info, ...r }: RawSeat): SeatRow {
   const bios = r.bios_password === null ? null : typeof r.bios_password === 'string' && BIOS_STATES.has(r.bios_password) ? (r.bios_password as BiosPasswordState) : 'unknown';
   const sw = r.software_compliance === 'violation' || r.software_compliance === 'compliant' ? r.software_compliance : null;
-  return { ...r, bios_password: bios, software_compliance: sw };
+  return { ...r, bios_password: bios, software_compliance: sw, code: seatCodeOf(code_info) };
 }
 
 /** Seats aggregate: enrollment identity, liveness and reported lock state. */
@@ -118,10 +121,10 @@ export function createAgentsRepo(db: Db): AgentsRepo {
   const hb = db.prepare('UPDATE agents SET last_seen = ?, lock_state = ?, outbox_depth = ? WHERE agent_id = ?');
   const seq = db.prepare('UPDATE agents SET last_seq = max(last_seq, ?), last_seen = ? WHERE agent_id = ?');
   const revokeStmt = db.prepare('UPDATE agents SET revoked_at = ?, online = 0 WHERE agent_id = ? AND revoked_at IS NULL');
-  const seatGet = db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS} FROM agents a WHERE a.agent_id = @id`);
+  const seatGet = db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS}, ${SEAT_CODE_COLUMN} FROM agents a WHERE a.agent_id = @id`);
   // The page is cut first, so the compliance lookups run for the page's rows only, not for every
   // row the sorter passes over on the way to OFFSET.
-  const seatPage = (where: string) => db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS}
+  const seatPage = (where: string) => db.prepare(`SELECT a.*, ${SEAT_COMPLIANCE_COLUMNS}, ${SEAT_CODE_COLUMN}
     FROM (SELECT * FROM agents ${where} ORDER BY seat_name, agent_id LIMIT @limit OFFSET @offset) a
     ORDER BY a.seat_name, a.agent_id`);
   const seatListAll = seatPage('');

@@ -66,6 +66,11 @@ export interface AuditRepo {
    * the stored rows (fromId..toId). Call in the transaction that inserted them.
    */
   sealEvents(fromId: number, toId: number, ts: string, actor?: string): AuditRow;
+  /**
+   * {@link AuditRepo.sealEvents} over rows the caller has just inserted and still holds (ids
+   * contiguous, ascending, exactly as stored): the same record, without reading them back.
+   */
+  sealEventRows(rows: readonly DigestEventRow[], ts: string, actor?: string): AuditRow;
 }
 
 const EVENT_PAGE = 2_000;
@@ -96,6 +101,11 @@ export function createAuditRepo(db: Db): AuditRepo {
     return row;
   }
   const appendTx = db.transaction(appendNow);
+
+  function appendSeal(d: ReturnType<typeof createEventDigest>, fromId: number, toId: number, ts: string, actor: string): AuditRow {
+    const detail = canonicalJson({ count: d.count, digest: d.digest(), first_id: fromId, last_id: toId });
+    return append({ ts, actor, action: EVENTS_SEALED_ACTION, target_type: 'events', target_id: `${fromId}-${toId}`, case_id: null, detail });
+  }
 
   function append(rec: NewAuditRow): AuditRow {
     return db.inTransaction ? appendNow(rec) : appendTx.immediate(rec);
@@ -136,8 +146,17 @@ export function createAuditRepo(db: Db): AuditRepo {
         for (const r of rows) d.add(r);
         from = rows[rows.length - 1]!.id + 1;
       }
-      const detail = canonicalJson({ count: d.count, digest: d.digest(), first_id: fromId, last_id: toId });
-      return append({ ts, actor, action: EVENTS_SEALED_ACTION, target_type: 'events', target_id: `${fromId}-${toId}`, case_id: null, detail });
+      return appendSeal(d, fromId, toId, ts, actor);
+    },
+    sealEventRows(rows, ts, actor = 'system') {
+      const first = rows[0];
+      const last = rows[rows.length - 1];
+      if (!first || !last || last.id - first.id + 1 !== rows.length) {
+        throw new Error(`sealEventRows needs contiguous rows, got ${rows.length} for ${first?.id}..${last?.id}`);
+      }
+      const d = createEventDigest();
+      for (const r of rows) d.add(r);
+      return appendSeal(d, first.id, last.id, ts, actor);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { SENSORS_MIGRATION } from './migrations-sensors.js';
 import { SOFTWARE_MIGRATION } from './migrations-software.js';
 import { ALERTS_MIGRATION } from './migrations-alerts.js';
+import { EVENT_EFFECTS_MIGRATION } from './migrations-event-effects.js';
 import { UNLOCK_MIGRATION_SQL } from './migrations-unlock.js';
 import { USERS_AUDIT_MIGRATION } from './migrations-users-audit.js';
 
@@ -198,4 +199,5 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 520, name: '520-seat-compliance', sql: M520_SEAT_COMPLIANCE },
   SOFTWARE_MIGRATION,
   { version: 700, name: '700-batched-rollups', sql: M700_BATCHED_ROLLUPS },
+  EVENT_EFFECTS_MIGRATION,
 ]);

@@ -10,6 +10,7 @@ import { createOfflineCodesRepo, createUnlockRepo, type OfflineCodesRepo, type U
 import { createPolicyRepo, type PolicyRepo } from './policy-repo.js';
 import { createUsersRepo, type UsersRepo } from './users-repo.js';
 import { createAuditRepo, type AuditRepo } from './audit-repo.js';
+import type { DigestEventRow } from '../audit/chain.js';
 
 /** One unit of work for the group commit. */
 export type IngestItem =
@@ -96,10 +97,15 @@ export function openStore(path: string): Store {
     // Rows in item order (so ids and in-batch duplicates are as before), rollups once per batch.
     const ids = events.insertMany(rows);
     const sightings: SightingInput[] = [];
+    const sealRows: DigestEventRow[] = [];
     ids.forEach((eventId, j) => {
       const { msg, agentId, receivedAt } = rowItems[j]!;
       results[rowIndex[j]!] = { result: eventId !== null ? 'stored' : 'duplicate', eventId };
       if (receivedAt > sealTs) sealTs = receivedAt;
+      if (eventId !== null) {
+        const r = rows[j]!;
+        sealRows.push({ id: eventId, agent_id: r.agent_id, seq: r.seq, type: r.type, ts: r.ts, received_at: r.received_at, body: r.body });
+      }
       if (eventId !== null && USB_TYPES.has(msg.type) && 'device' in msg.body) {
         sightings.push({ device: msg.body.device, agentId, at: msg.ts, inserted: msg.type === 'usb.inserted' });
       }
@@ -110,8 +116,14 @@ export function openStore(path: string): Store {
     for (const [agentId, { seq, at }] of maxSeq) agents.advanceSeq(agentId, seq, at);
     // Tamper evidence for events: the stored rows of this batch are hashed into the audit chain
     // in the same transaction (docs/security-model.md), so a changed byte fails `audit verify`.
+    // The rows are hashed as they were bound, not read back: SQLite stores TEXT and INTEGER
+    // unchanged (the body is JSON.stringify output, so no lone surrogate reaches it), which the
+    // ingest tests check by running `audit verify` over what they stored.
     const lastNew = audit.eventsMaxId();
-    if (lastNew >= firstNew) audit.sealEvents(firstNew, lastNew, sealTs);
+    if (lastNew >= firstNew) {
+      if (sealRows.length === lastNew - firstNew + 1 && sealRows[0]!.id === firstNew) audit.sealEventRows(sealRows, sealTs);
+      else audit.sealEvents(firstNew, lastNew, sealTs);
+    }
     within?.(results);
     return results;
   });

@@ -13,6 +13,12 @@ export interface SecurityOptions {
   sessionAbsoluteMs: number;
   /** Failed-login throttling. Default 5 failures → 15 min, doubling up to 24 h; 20 per address. */
   loginLimits: LoginLimiterOptions;
+  /**
+   * Failed-enrollment throttling, per token (its hash) and per source address: refused enrollments
+   * are audited, so without it anyone holding a used token could grow the audit trail at will.
+   * Default 5 per token, 20 per address → 15 min, doubling up to 24 h.
+   */
+  enrollLimits: LoginLimiterOptions;
   /** Audit records between signed checkpoints. Default 1000. */
   auditCheckpointEvery: number;
   /** How often the collector checks whether a checkpoint is due. Default 60 s. */
@@ -24,15 +30,17 @@ export const SECURITY_DEFAULTS: Readonly<SecurityOptions> = Object.freeze({
   sessionIdleMs: DEFAULT_SESSION_IDLE_MS,
   sessionAbsoluteMs: DEFAULT_SESSION_ABSOLUTE_MS,
   loginLimits: DEFAULT_LOGIN_LIMITS,
+  enrollLimits: DEFAULT_LOGIN_LIMITS,
   auditCheckpointEvery: DEFAULT_CHECKPOINT_EVERY,
   auditCheckpointIntervalMs: 60_000,
 });
 
-/** Defaults applied key by key (loginLimits merged one level deeper). */
+/** Defaults applied key by key (loginLimits and enrollLimits merged one level deeper). */
 export function securityOptions(given: Partial<SecurityOptions> = {}): SecurityOptions {
   return {
     ...SECURITY_DEFAULTS,
     ...given,
     loginLimits: { ...DEFAULT_LOGIN_LIMITS, ...given.loginLimits },
+    enrollLimits: { ...DEFAULT_LOGIN_LIMITS, ...given.enrollLimits },
   };
 }

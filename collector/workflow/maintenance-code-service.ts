@@ -7,8 +7,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { AgentEvent } from '../../shared/protocol/messages.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { can, inScope } from '../auth/privileges.js';
-import type { CommittedEvent } from '../ingest/ingest-queue.js';
 import type { Store } from '../store/store.js';
+import { createEventEffects, type AfterCommit, type EventEffects } from './event-effects.js';
 import type { Actor } from './unlock-machine.js';
 import { agentActor } from './unlock-service.js';
 
@@ -41,9 +41,16 @@ export interface MaintenanceCodeService {
    * 'other_purpose', 'reused'), or null when it matches what was issued (or the event reports no code use).
    */
   flagOf(agentId: string, msg: AgentEvent): string | null;
-  /** Post-commit listener: audits each reported use against the issue record; flags uses it cannot match. */
-  onCommitted(events: ReadonlyArray<Pick<CommittedEvent, 'agentId' | 'msg'>>): void;
+  /**
+   * Audits each reported use against the issue record and flags uses it cannot match, inside the
+   * ingest transaction that stores the report (`uses.inTransaction`, an ingest transaction hook), so
+   * a crash cannot lose the record; `uses.recover()` at start applies any report a failed step left.
+   */
+  readonly uses: EventEffects;
 }
+
+/** The seat events that can report a maintenance code use. */
+export const MAINTENANCE_USE_TYPES = ['agent.stopping', 'agent.uninstalled'] as const;
 
 export interface MaintenanceCodeServiceDeps {
   store: Store;
@@ -54,12 +61,14 @@ export interface MaintenanceCodeServiceDeps {
   seatSecret: (agentId: string) => Buffer;
 }
 
-type UseReport = { agentId: string; codeId: string; purpose: MaintenancePurpose; type: AgentEvent['type'] };
+/** `seq` is the report's own seq when the caller knows it (the alert engine's question may not carry it). */
+type UseReport = { agentId: string; codeId: string; purpose: MaintenancePurpose; type: AgentEvent['type']; seq: number | null };
 
 function reportOf(agentId: string, msg: AgentEvent): UseReport | null {
-  if (msg.type === 'agent.uninstalled') return { agentId, codeId: msg.body.code_id, purpose: 'uninstall', type: msg.type };
+  const seq = typeof msg.seq === 'number' ? msg.seq : null;
+  if (msg.type === 'agent.uninstalled') return { agentId, codeId: msg.body.code_id, purpose: 'uninstall', type: msg.type, seq };
   if (msg.type === 'agent.stopping' && msg.body.authorized === true && msg.body.code_id !== undefined) {
-    return { agentId, codeId: msg.body.code_id, purpose: msg.body.purpose ?? 'stop', type: msg.type };
+    return { agentId, codeId: msg.body.code_id, purpose: msg.body.purpose ?? 'stop', type: msg.type, seq };
   }
   return null;
 }
@@ -76,9 +85,30 @@ export function createMaintenanceCodeService(deps: MaintenanceCodeServiceDeps): 
     if (d.purpose !== r.purpose) return 'other_purpose';
     // agent.uninstalled and the agent.stopping that follows it name the same code: that is one use.
     const uses = audit.list({ action: 'maintenance_code.use', caseId: r.codeId }, { limit: 10 }).records;
-    if (uses.some((u) => u.detail.event === r.type)) return 'reused';
+    // The record of this very report (same seq) is not a second use: the question can come after
+    // the record when the alert engine catches up with a batch it could not evaluate in time.
+    if (uses.some((u) => u.detail.event === r.type && (r.seq === null || u.detail.seq !== r.seq))) return 'reused';
     return null;
   }
+
+  /** One reported use, inside the caller's transaction (the effects consumer's savepoint). */
+  function recordUse(agentId: string, msg: AgentEvent): AfterCommit | undefined {
+    const r = reportOf(agentId, msg);
+    if (!r) return undefined;
+    const flag = check(r);
+    audit.append({
+      actor: agentActor(r.agentId),
+      action: flag === null ? 'maintenance_code.use' : 'maintenance_code.flagged',
+      targetType: 'seat',
+      targetId: r.agentId,
+      caseId: r.codeId,
+      detail: { code_id: r.codeId, purpose: r.purpose, event: r.type, seq: r.seq, flag },
+    });
+    // Logged once the record is committed, not for a step that is rolled back.
+    return flag === null ? undefined : () => log.warn({ agent_id: r.agentId, code_id: r.codeId, flag }, 'seat reports a maintenance code the collector cannot match');
+  }
+
+  const uses = createEventEffects({ name: 'maintenance_codes', types: MAINTENANCE_USE_TYPES, store, log, apply: recordUse });
 
   return {
     flagOf(agentId, msg) {
@@ -119,27 +149,6 @@ export function createMaintenanceCodeService(deps: MaintenanceCodeServiceDeps): 
       return { code_id: made.codeId, agent_id: input.agentId, purpose: input.purpose, code: made.code, expires_at: expiresAt, issued_by: actor.id, issued_at: issuedAt };
     },
 
-    onCommitted(events) {
-      for (const e of events) {
-        const r = reportOf(e.agentId, e.msg);
-        if (!r) continue;
-        try {
-          store.transaction(() => {
-            const flag = check(r);
-            audit.append({
-              actor: agentActor(r.agentId),
-              action: flag === null ? 'maintenance_code.use' : 'maintenance_code.flagged',
-              targetType: 'seat',
-              targetId: r.agentId,
-              caseId: r.codeId,
-              detail: { code_id: r.codeId, purpose: r.purpose, event: r.type, flag },
-            });
-            if (flag !== null) log.warn({ agent_id: r.agentId, code_id: r.codeId, flag }, 'seat reports a maintenance code the collector cannot match');
-          });
-        } catch (err) {
-          log.error({ err, agent_id: r.agentId }, 'could not record a maintenance code use');
-        }
-      }
-    },
+    uses,
   };
 }

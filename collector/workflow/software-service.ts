@@ -77,8 +77,12 @@ export interface SoftwareService {
   sweep(): { expired: number; lapsed: number };
   /** software.requested from the seat, inside the caller's transaction; effects returned, not applied. */
   onAgentRequested(agentId: string, body: EventBody<'software.requested'>): SoftwareEffect[];
-  /** software.installed from the seat: marks active cases whose package was installed as fulfilled. */
-  onInstalled(agentId: string, body: EventBody<'software.installed'>): SoftwareEffect[];
+  /**
+   * software.installed from the seat, inside the caller's transaction: marks active cases whose
+   * package was installed as fulfilled, at `at` (ISO; default now: a replay passes the time the
+   * event was received). Effects returned, not applied.
+   */
+  onInstalled(agentId: string, body: EventBody<'software.installed'>, at?: string): SoftwareEffect[];
   /** Applies effects after the transaction that produced them committed. */
   applyEffects(effects: readonly SoftwareEffect[]): void;
 }
@@ -345,15 +349,18 @@ export function createSoftwareService(deps: SoftwareServiceDeps): SoftwareServic
       return [{ kind: 'changed', event: 'requested', request: c }];
     },
 
-    onInstalled(agentId, body) {
+    onInstalled(agentId, body, at) {
       const active = repo.activeForAgent(agentId);
       if (active.length === 0) return [];
-      const now = clock.now();
+      const atIso = at ?? iso(clock.now());
       const effects: SoftwareEffect[] = [];
       for (const row of active) {
         const c = rowToSoftwareCase(row);
+        // A report received before the allow took effect is an earlier install, even when it is
+        // applied later (a replay): it does not count.
+        if (c.grant !== null && Date.parse(atIso) < c.grant.startsAt) continue;
         const pkg = body.packages.find((p) => fulfils(c.target, p));
-        if (!pkg || !repo.markFulfilled(c.id, iso(now), pkg.version)) continue;
+        if (!pkg || !repo.markFulfilled(c.id, atIso, pkg.version)) continue;
         audit.append(
           simple('software.fulfilled', agentActor(agentId), c.id, {
             package: pkg.name,

@@ -17,6 +17,11 @@ export interface VmLabEnv {
   qemuBinary: string;
   /** SEATGUARD_VM_ACCEL=kvm: use KVM where it can boot a stock kernel (not on kvm_pvm hosts); default tcg. */
   accel: 'tcg' | 'kvm';
+  /**
+   * SEATGUARD_VM_UDEV_AGENT=1: also run udev scenario U5 (the agent started on top of udevd). Off by
+   * default: it adds 15–65 s under TCG (host load), mostly node loading the agent over 9p.
+   */
+  udevAgent: boolean;
   /** SEATGUARD_VM_CLI: the seatguard CLI script (default REPO/dist/scripts/seatguard.js); host path = guest path. */
   cliPath: string;
 }
@@ -48,6 +53,7 @@ export function vmLabEnv(): VmLabEnv {
     memoryMb: intFrom(process.env.SEATGUARD_VM_MEMORY_MB, 1024, 512, 8192),
     qemuBinary: process.env.SEATGUARD_VM_QEMU || 'qemu-system-x86_64',
     accel: process.env.SEATGUARD_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg',
+    udevAgent: process.env.SEATGUARD_VM_UDEV_AGENT === '1',
     cliPath: path.resolve(process.env.SEATGUARD_VM_CLI || path.join(repoRoot, 'dist', 'scripts', 'seatguard.js')),
   };
 }

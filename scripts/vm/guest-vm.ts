@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../../shared/logger.js';
 import { connectCommandChannel, type GuestShell } from './command-channel.js';
 import { createLineSplitter, isRecord } from './line-reader.js';
 import { connectQmp, type QmpClient } from './qmp-client.js';
-import { waitUntil, withTimeout } from './wait.js';
+import { delay, waitUntil, withTimeout } from './wait.js';
 
 /** Paths produced by scripts/vm/build-guest.sh. */
 export interface GuestImage {
@@ -104,6 +104,28 @@ export function qemuArgs(
   ];
 }
 
+const refused = (err: unknown): boolean => {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === 'ECONNREFUSED') return true;
+  return false;
+};
+
+/**
+ * QEMU creates a socket file before it listens on it, so a loaded host can see ECONNREFUSED for a
+ * moment after the file appears: retry that (only that) for up to 10 s.
+ */
+async function whenListening<T>(connect: () => Promise<T>, failIfDead: () => void): Promise<T> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    try {
+      return await connect();
+    } catch (err) {
+      failIfDead();
+      if (!refused(err) || performance.now() > deadline) throw err;
+      await delay(50);
+    }
+  }
+}
+
 /**
  * Boots the guest once: spawns QEMU, waits for /init's READY line on the serial console, then
  * connects QMP and the command channel. Any failure kills QEMU and throws VM_ERR_QEMU_START (QEMU
@@ -193,8 +215,8 @@ export async function bootGuest(opts: BootOptions): Promise<GuestVm> {
       if (err instanceof AppError) throw err;
       throw new AppError('VM_ERR_QEMU_START', formatError('VM_ERR_QEMU_START', `${String(err)}\n${tail(15)}`), { cause: err });
     });
-    qmp = await connectQmp(path.join(runDir, 'qmp.sock'));
-    shell = await connectCommandChannel(path.join(runDir, 'cmd.sock'));
+    qmp = await whenListening(() => connectQmp(path.join(runDir, 'qmp.sock')), failIfDead);
+    shell = await whenListening(() => connectCommandChannel(path.join(runDir, 'cmd.sock')), failIfDead);
     const remaining = () => Math.max(1_000, bootTimeoutMs - (performance.now() - t0));
     await waitUntil(
       async () => {

@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,7 +20,7 @@ export interface ScenarioResult {
   durationMs: number;
   device?: { guestName: string | null; serial: string | null };
   /** What t0 is, its guest uptime (mapped from host time) and the mapping error. */
-  trigger?: { kind: 'device_add' | 'agent start' | 'UDC attach' | 'grant approved'; guestS: number; uncertaintyMs: number };
+  trigger?: { kind: 'device_add' | 'agent start' | 'UDC attach' | 'grant approved' | 'udevadm trigger' | 'modprobe dummy_hcd'; guestS: number; uncertaintyMs: number };
   /** Kernel "new USB device" line. */
   enumerated?: DualTime;
   /** First sample showing the storage interface. */
@@ -34,6 +35,8 @@ export interface ScenarioResult {
   blockDeviceGone?: DualTime;
   /** First sample with a HID interface bound to usbhid. */
   hidBound?: DualTime;
+  /** udev suite: what the seatguard rule did, from udevd's debug log ("rule line 1 usb3 interface_authorized_default=0"). */
+  udevRuleActions?: string[];
   /** Kernel log lines of usb-storage/uas binding the device or a SCSI disk attaching (expected: none). */
   kernelStorageTrace?: string[];
   /** Kernel log lines "Interface N is not authorized for usage": drivers the gate turned away. */
@@ -57,6 +60,8 @@ export interface ScenarioResult {
 
 /** One lab run: environment, boot figures and every scenario (written to test-artifacts/vm-results.json). */
 export interface LabRun {
+  /** Which file produced it: the agent scenarios (kernel) or the udev rule without the agent (udev). */
+  suite?: 'kernel' | 'udev';
   startedAt: string;
   kernel: string;
   qemu: string;
@@ -66,9 +71,28 @@ export interface LabRun {
   guestReadyUptimeS: number | null;
   /** Cold load of the seatguard CLI inside the guest (node over 9p under TCG), before scenario 6. */
   guestCliColdLoadMs: number | null;
+  /** udev suite: the host's systemd-udevd version and the installed rule (path in the guest, sha256). */
+  udev?: { version: string; rulePath: string; ruleSha256: string };
   /** Set when the lab could not run at all. */
   unavailable: string | null;
   scenarios: ScenarioResult[];
+}
+
+/** An empty record for one lab file, filled in as its boot and scenarios run. */
+export function newLabRun(suite: 'kernel' | 'udev'): LabRun {
+  return {
+    suite,
+    startedAt: new Date().toISOString(),
+    kernel: 'unknown',
+    qemu: 'unknown',
+    host: { cpus: cpus().length, node: process.version },
+    buildMs: null,
+    bootMs: null,
+    guestReadyUptimeS: null,
+    guestCliColdLoadMs: null,
+    unavailable: null,
+    scenarios: [],
+  };
 }
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'never' : `${Math.round(v)} ms`);
@@ -116,6 +140,7 @@ export function formatSummary(run: LabRun): string {
       `seatguard CLI cold load in guest ${ms(run.guestCliColdLoadMs)}`,
     'times: host ms after t0 / guest uptime (enumerated = dmesg; bound/block/HID = in-guest sampler; stored = collector received_at mapped)',
   ];
+  if (run.udev) head.push(`systemd-udevd ${run.udev.version}, rule ${run.udev.rulePath} sha256 ${run.udev.ruleSha256.slice(0, 16)}…`);
   if (run.unavailable) head.push(`UNAVAILABLE: ${run.unavailable}`);
   const grants = run.scenarios.flatMap((s) =>
     s.grant

@@ -138,6 +138,17 @@ ln -s $G/functions/mass_storage.0 configs/c.1/
   };
 }
 
+/**
+ * Removes dummy_hcd and loads it again with the gadget attached in the same guest command: a
+ * controller that arrives with a device already plugged in (a dock, a PCIe card), so the device
+ * enumerates while udev may not yet have handled the new root hub. The gadget must be detached.
+ * Returns performance.now() when the command returned.
+ */
+export async function reloadControllerWithGadget(shell: GuestShell): Promise<number> {
+  await shell.check(`rmmod dummy_hcd && modprobe dummy_hcd && ls /sys/class/udc | head -1 > ${GADGET_DIR}/UDC`, { timeoutMs: 30_000 });
+  return performance.now();
+}
+
 /** Names of the root hubs whose controller is dummy_hcd (the emulated gadget's host side). */
 export async function dummyRootHubs(shell: GuestShell): Promise<string[]> {
   const out = await shell.check(

@@ -36,6 +36,33 @@ export function verifyChallenge(publicKey: KeyObject, agentId: string, nonce: st
   }
 }
 
+const ENROLL_CONTEXT = 'seatguard-enroll-v1';
+
+/**
+ * What an enrolling agent signs (`proof` of POST {@link ENROLL_PATH}): the token and the public key
+ * it registers. It proves the request comes from the holder of the private key, which is what lets
+ * the collector answer a retry of a used token (its answer was lost) without handing the seat's
+ * identity and offline secret to anyone else who learns the token and the public key.
+ */
+export function enrollProofInput(token: string, publicKeyB64: string): Buffer {
+  return Buffer.from(`${ENROLL_CONTEXT}\n${token}\n${publicKeyB64}`, 'utf8');
+}
+
+/** The base64 Ed25519 signature over {@link enrollProofInput}. */
+export function signEnrollProof(privateKey: KeyObject, token: string, publicKeyB64: string): string {
+  return sign(null, enrollProofInput(token, publicKeyB64), privateKey).toString('base64');
+}
+
+/** True when `proofB64` is the key's signature over the token and that key; never throws. */
+export function verifyEnrollProof(publicKey: KeyObject, token: string, publicKeyB64: string, proofB64: string): boolean {
+  if (proofB64.length > 200) return false;
+  try {
+    return verify(null, enrollProofInput(token, publicKeyB64), publicKey, Buffer.from(proofB64, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
 export function generateAgentKeyPair(): { publicKeyB64: string; privateKeyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   return {

@@ -1,14 +1,14 @@
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import {
-  DEFAULT_SOFTWARE_POLICY,
-  SoftwarePolicy,
-  SoftwarePolicyMode,
-  compileSoftwarePolicy,
-  type CompiledSoftwarePolicy,
-} from '../domain/software-policy.js';
+import { SOFTWARE_POLICY_CHECK, SoftwarePolicy, SoftwarePolicyMode } from '../domain/software-policy.js';
+import type { SchemaCheck } from '../schema-check.js';
 import { controlMessage, eventMessage } from './envelope.js';
+import { checkSensorConfigWith, type CheckedSensorConfig } from './sensor-config-check.js';
 import { NetworkPlanSchema } from './sensor-messages.js';
+
+// The checks that need no schema engine live in sensor-config-check.ts, so the agent can run them
+// on its generated validators; re-exported so the collector's imports stay as they were.
+export { builtinSensorConfig, type CheckedSensorConfig } from './sensor-config-check.js';
 
 /**
  * Per-seat configuration of the compliance sensors, pushed by the collector (`sensor.config`) and
@@ -86,56 +86,17 @@ export const SENSOR_CONFIG_COLLECTOR_MESSAGES = { 'sensor.config': SensorConfigM
 /** Agent → collector registry entry, spread into AGENT_EVENT_MESSAGES. */
 export const SENSOR_CONFIG_AGENT_EVENTS = { 'sensor.config_applied': SensorConfigAppliedEvent } as const;
 
-/** A configuration that passed every check, with its policy compiled in the effective mode. */
-export interface CheckedSensorConfig {
-  config: SensorConfigBody;
-  policy: CompiledSoftwarePolicy;
-}
-
 const checkBody = Compile(SensorConfigBodySchema);
 
-/** Most errors listed for one configuration; more only repeat the same mistake. */
-const MAX_ERRORS = 50;
+const SENSOR_CONFIG_BODY_CHECK: SchemaCheck<SensorConfigBody> = {
+  check: (input): input is SensorConfigBody => checkBody.Check(input),
+  errors: (input) => checkBody.Errors(input).map((e) => `${e.instancePath || '/'} ${e.message}`),
+};
 
 /**
- * Validates untrusted configuration data (HTTP body, ws frame, state file) and compiles the
- * policy with `mode = software_mode`. Lists every error it finds.
+ * Validates untrusted configuration data (HTTP body, ws frame, state file) with TypeBox, whose
+ * errors name the failing field, and compiles the policy with `mode = software_mode`.
  */
 export function checkSensorConfig(input: unknown): { ok: true; value: CheckedSensorConfig } | { ok: false; errors: string[] } {
-  if (!checkBody.Check(input)) {
-    const errors = checkBody
-      .Errors(input)
-      .slice(0, MAX_ERRORS)
-      .map((e) => `${e.instancePath || '/'} ${e.message}`);
-    return { ok: false, errors: errors.length > 0 ? errors : ['/ invalid'] };
-  }
-  const errors: string[] = [];
-  if (input.must_be_offline && input.reachability_target === null) {
-    errors.push('/reachability_target is required when must_be_offline is true');
-  }
-  // software_mode is authoritative: a policy edited elsewhere cannot silently flip the seat to enforce.
-  const compiled = compileSoftwarePolicy({ ...input.software_policy, mode: input.software_mode });
-  if (!compiled.ok) errors.push(...compiled.errors.map((e) => `/software_policy ${e}`));
-  const ifaces = new Set<string>();
-  input.network_plan.forEach((p, i) => {
-    if (ifaces.has(p.iface)) errors.push(`/network_plan/${i} duplicate interface ${p.iface}`);
-    ifaces.add(p.iface);
-  });
-  if (errors.length > 0 || !compiled.ok) return { ok: false, errors: errors.slice(0, MAX_ERRORS) };
-  return { ok: true, value: { config: input, policy: compiled.policy } };
-}
-
-/**
- * The configuration in force before the collector sends one (and the collector's answer for a seat
- * with nothing configured): version 0, built-in denylist in audit mode, no plan, not offline.
- */
-export function builtinSensorConfig(): SensorConfigBody {
-  return {
-    version: 0,
-    software_policy: structuredClone({ ...DEFAULT_SOFTWARE_POLICY, mode: 'audit' }),
-    software_mode: 'audit',
-    network_plan: [],
-    must_be_offline: false,
-    reachability_target: null,
-  };
+  return checkSensorConfigWith(input, { body: SENSOR_CONFIG_BODY_CHECK, policy: SOFTWARE_POLICY_CHECK });
 }

@@ -5,7 +5,12 @@
  * serves TLS, reported side by side as a ratio.
  *   node dist/test/bench/ingest.js [--agents 20] [--events 5000] [--wss-first]
  */
+import { spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { generateAgentKeyPair } from '../../shared/protocol/agent-auth.js';
 import { openStore } from '../../collector/store/store.js';
 import { collectorHasTls, cpuSeconds, createTokens, enrollRaw, RawConnection, readArg, rssMiB, startCollectorProcess, tempDir, writeSuiteResult, type Figure, type Transport } from './lib.js';
 
@@ -67,6 +72,39 @@ async function live(transport: Transport): Promise<{ transport: Transport; rate:
   }
 }
 
+/**
+ * The same load against ingest-floor-server.ts (TLS, frames, decode, insert, ack; nothing else),
+ * as its own process: the most any collector of this design can do on this machine.
+ */
+async function floor(transport: Transport): Promise<{ rate: number; cpuUsPerEvent: number }> {
+  const dataDir = tempDir('sg-bench-floor-');
+  const args = [join(import.meta.dirname, 'ingest-floor-server.js'), '--data', dataDir, ...(transport === 'ws' ? ['--plain'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (l) => {
+        const m = /^listening (\S+)$/.exec(l);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`floor server exited ${code}`)));
+    });
+    const ca = transport === 'wss' ? [readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8')] : undefined;
+    const key = createPrivateKey(generateAgentKeyPair().privateKeyPem);
+    const conns: RawConnection[] = [];
+    for (let a = 0; a < agents; a++) conns.push(await RawConnection.open(url, { agentId: `floor-${a}`, privateKey: key }, ca));
+    const start = performance.now();
+    const cpu0 = cpuSeconds(child.pid!);
+    await Promise.all(conns.map((conn) => conn.sendAll(perAgent, 500)));
+    const secs = (performance.now() - start) / 1000;
+    const cpuUsPerEvent = ((cpuSeconds(child.pid!) - cpu0) * 1e6) / total;
+    for (const conn of conns) conn.close();
+    return { rate: total / secs, cpuUsPerEvent };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 // wss is what agents use (issue 6); plain ws needs --insecure-dev. Both run when the collector
 // build can serve both, so the cost of TLS is a ratio measured side by side.
 const both = collectorHasTls();
@@ -77,6 +115,7 @@ const ceil = ceilRun.rate;
 const order: Transport[] = process.argv.includes('--wss-first') ? ['wss', 'ws'] : ['ws', 'wss'];
 const runs = [];
 for (const t of both ? order : ['ws' as const]) runs.push(await live(t));
+const floorRun = await floor(both ? 'wss' : 'ws');
 const ws = runs.find((r) => r.transport === 'ws');
 const wss = runs.find((r) => r.transport === 'wss');
 const main = wss ?? ws!;
@@ -116,6 +155,15 @@ const figures: Figure[] = [
     note: `collector busy ${((r.cpuUsPerEvent * r.rate) / 1e6).toFixed(2)} of a core during the run`,
   })),
   { suite: 'ingest', name: `collector RSS after the run (${main.transport})`, value: Math.round(main.rssMiB), unit: 'MiB' },
+  {
+    suite: 'ingest',
+    name: `ingest floor, same load (${both ? 'wss' : 'ws'}): TLS + frames + decode + insert + ack only, no auth, derived tables, audit or alerts (test/bench/ingest-floor-server.ts)`,
+    value: Math.round(floorRun.rate),
+    unit: 'events/s',
+    baseline: { name: 'raw inserts', value: Math.round(ceil) },
+    ratio: floorRun.rate / ceil,
+    note: `floor CPU ${floorRun.cpuUsPerEvent.toFixed(1)} µs/event; the collector's ingest is ${(main.rate / floorRun.rate).toFixed(2)} of the floor`,
+  },
 ];
 writeSuiteResult('ingest', figures, { agents, perAgent, transports: runs.map((r) => r.transport) });
 for (const f of figures) console.log(`${f.name}: ${f.value} ${f.unit}${f.ratio !== undefined ? `  (ratio ${f.ratio.toFixed(2)})` : ''}${f.note ? ` — ${f.note}` : ''}`);

@@ -3,13 +3,11 @@
 // (sysfs, /proc/partitions), then what the collector stored. Run:
 //   npm run build && npx vitest run --config test/vm/vitest.vm.config.ts
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { vmLabEnv } from '../../scripts/vm/env.js';
 import { startGuestAgent, warmGuestCli, type GuestAgent } from '../../scripts/vm/guest-agent.js';
 import {
-  kernelEnumerationTime,
   readGuestUsb,
   readKernelLog,
   readPartitions,
@@ -18,40 +16,27 @@ import {
   waitForDevice,
   waitForDeviceGone,
   waitForNoBlockDevice,
-  type GuestUsbDevice,
 } from '../../scripts/vm/guest-usb.js';
 import { seatguardCli, type HostCollector, type StoredEvent } from '../../scripts/vm/host-collector.js';
 import { startInProcessCollector, type InProcessCollector } from '../../scripts/vm/inproc-collector.js';
 import { isVmUnavailable, startVmLab, type VmLab } from '../../scripts/vm/lab.js';
-import { formatSummary, writeResults, type DualTime, type LabRun, type ScenarioResult } from '../../scripts/vm/results.js';
+import { formatSummary, writeResults, type DualTime, newLabRun, type LabRun, type ScenarioResult } from '../../scripts/vm/results.js';
+import { observePlug, recordObservation, sampled, storageHeld } from '../../scripts/vm/observe.js';
 import { measureTimeMap, type TimeMap } from '../../scripts/vm/time-map.js';
 import { createCompositeGadget, createStickImage, dummyRootHubs, plugKeyboard, plugStick, unplug, type Plugged } from '../../scripts/vm/usb-devices.js';
-import { startUsbPoller, summarizeExposure, type ExposureSummary, type PollResult } from '../../scripts/vm/usb-poller.js';
+import { startUsbPoller, summarizeExposure, type PollResult } from '../../scripts/vm/usb-poller.js';
 import { waitUntil } from '../../scripts/vm/wait.js';
 
 const env = vmLabEnv();
 /** Agent state inside `chroot /host`: /run is the guest's tmpfs (the 9p root is read-only). */
 const STATE_DIR = '/run/seatguard/agent-state';
-/** How long the sampler keeps watching after the storage interface appeared (usb-storage delay_use is 1 s). */
-const HOLD_S = 3;
 const RUN_TAG = Date.now().toString(36).toUpperCase();
 /** Scenario 4's grant length: long enough to see the bind under TCG, short enough for the suite budget. */
 const GRANT_MS = 45_000;
 /** Host wall clock minus performance.now(): converts the collector's received_at to host perf time. */
 const WALL_OFFSET = Date.now() - performance.now();
 
-const run: LabRun = {
-  startedAt: new Date().toISOString(),
-  kernel: 'unknown',
-  qemu: 'unknown',
-  host: { cpus: os.cpus().length, node: process.version },
-  buildMs: null,
-  bootMs: null,
-  guestReadyUptimeS: null,
-  guestCliColdLoadMs: null,
-  unavailable: null,
-  scenarios: [],
-};
+const run: LabRun = newLabRun('kernel');
 
 interface Ready {
   lab: VmLab;
@@ -140,90 +125,6 @@ function storedAt(e: StoredEvent, t0: number, tm: TimeMap): DualTime {
   const perf = Date.parse(e.receivedAt) - WALL_OFFSET;
   if (Number.isNaN(perf)) return { hostMs: null, guestS: null, guestSource: 'none' };
   return { hostMs: perf - t0, guestS: tm.toGuestS(perf), guestSource: 'mapped' };
-}
-
-function sampled(t: number | null, t0: number, tm: TimeMap): DualTime {
-  return t === null ? { hostMs: null, guestS: null, guestSource: 'sampler' } : { hostMs: tm.toHostMs(t) - t0, guestS: t, guestSource: 'sampler' };
-}
-
-interface Observation {
-  device: GuestUsbDevice;
-  plugged: Plugged;
-  summary: ExposureSummary;
-  poll: PollResult;
-  tm: TimeMap;
-  enumeratedS: number | null;
-  /** Kernel log lines of a storage driver binding this device or a disk attaching (expected: none). */
-  storageTrace: string[];
-  /** Kernel log lines of a storage driver refused for lack of authorization. */
-  refusedTrace: string[];
-}
-
-/** Enough samples: HOLD_S seconds after the storage interface appeared (and HID bound, if any). */
-const storageHeld = (s: ExposureSummary) => s.firstSeenT !== null && s.observedAfterSeenS >= HOLD_S;
-
-/**
- * Samples the guest's interface gate from before the plug until `enough` holds for this device's
- * samples, then evaluates every sample.
- */
-async function observePlug(
-  r: Ready,
-  plug: () => Promise<Plugged>,
-  match: (d: GuestUsbDevice) => boolean,
-  interfaces: number,
-  enough: (s: ExposureSummary) => boolean = storageHeld,
-): Promise<Observation> {
-  const { shell } = r.lab.vm;
-  const baseline = await readPartitions(shell);
-  const tm = await measureTimeMap(shell);
-  const poller = await startUsbPoller(shell, { maxMs: 90_000 });
-  let stopped = false;
-  try {
-    const plugged = await plug();
-    const device = await waitForDevice(shell, match, { timeoutMs: 45_000, what: `${plugged.id} in guest sysfs`, withInterfaces: interfaces });
-    await waitUntil(async () => enough(summarizeExposure(await poller.peek(), `${device.name}:`, baseline)), {
-      timeoutMs: 60_000,
-      intervalMs: 300,
-      what: `enough samples of ${device.name} (storage held ${HOLD_S} s / HID bound)`,
-    });
-    const poll = await poller.stop();
-    stopped = true;
-    const summary = summarizeExposure(poll, `${device.name}:`, baseline);
-    const klog = await readKernelLog(shell);
-    const since = tm.toGuestS(plugged.addedAt) - 1;
-    const enumeratedS = kernelEnumerationTime(klog, device.name, since);
-    const trace = storageDriverTrace(klog, device.name, since);
-    const fmt = (l: { t: number; text: string }) => `[${l.t.toFixed(3)}] ${l.text}`;
-    return { device, plugged, summary, poll, tm, enumeratedS, storageTrace: trace.probed.map(fmt), refusedTrace: trace.refused.map(fmt) };
-  } finally {
-    if (!stopped) await poller.stop().catch(() => undefined);
-  }
-}
-
-/** Copies the observation into the scenario record (before any assertion, so failures are recorded too). */
-function record(res: ScenarioResult, o: Observation, kind: 'device_add' | 'UDC attach' = 'device_add'): void {
-  const t0 = o.plugged.addedAt;
-  const { summary: s, tm } = o;
-  res.device = { guestName: o.device.name, serial: o.device.serial };
-  res.trigger = { kind, guestS: tm.toGuestS(t0), uncertaintyMs: tm.uncertaintyMs };
-  res.enumerated =
-    o.enumeratedS === null
-      ? { hostMs: null, guestS: null, guestSource: 'none' }
-      : { hostMs: tm.toHostMs(o.enumeratedS) - t0, guestS: o.enumeratedS, guestSource: 'dmesg' };
-  if (o.device.interfaces.some((i) => i.cls === 8)) {
-    res.storageVisible = sampled(s.firstSeenT, t0, tm);
-    res.storageBound = { ...sampled(s.firstBoundT, t0, tm), driver: s.boundDriver };
-    res.blockDevice = { ...sampled(s.firstNewPartitionT, t0, tm), names: s.newPartitions };
-  }
-  if (s.firstHidBoundT !== null) res.hidBound = sampled(s.firstHidBoundT, t0, tm);
-  res.kernelStorageTrace = o.storageTrace;
-  res.kernelRefusedProbes = o.refusedTrace;
-  res.sampler = {
-    samples: s.samples,
-    meanIntervalMs: s.meanIntervalMs,
-    observedAfterVisibleS: s.observedAfterSeenS,
-    gateAlwaysClosed: s.firstGateOpenT === null,
-  };
 }
 
 function scenario(id: string, title: string, name: string, fn: (res: ScenarioResult, r: Ready) => Promise<void>): void {
@@ -372,8 +273,8 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
       await waitForLockedControllers(r, 60_000);
       const serial = `SG-HOT-${RUN_TAG}`;
       const img = stickImage(r, 'hot1');
-      const o = await observePlug(r, () => plugStick(r.lab.vm.qmp, { id: 'hot1', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
-      record(res, o);
+      const o = await observePlug(r.lab.vm.shell, () => plugStick(r.lab.vm.qmp, { id: 'hot1', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
+      recordObservation(res, o);
       const blocked = await waitStored(r, 'usb.blocked', serial, 90_000);
       const inserted = await waitStored(r, 'usb.inserted', serial, 30_000);
       res.blockedStored = storedAt(blocked, o.plugged.addedAt, o.tm);
@@ -402,13 +303,13 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
     const { shell, qmp } = r.lab.vm;
     const before = new Set((await readGuestUsb(shell)).devices.map((d) => d.name));
     const o = await observePlug(
-      r,
+      shell,
       () => plugKeyboard(qmp, { id: 'kbd2', bus: r.lab.vm.usbBus }),
       (d) => !before.has(d.name) && d.interfaces.some((i) => i.cls === 3),
       1,
       (s) => s.firstHidBoundT !== null,
     );
-    record(res, o);
+    recordObservation(res, o);
     const hid = (await readGuestUsb(shell)).devices.find((d) => d.name === o.device.name)?.interfaces.find((i) => i.cls === 3);
     expect(o.summary.firstHidBoundT).not.toBeNull();
     expect(o.summary.firstGateOpenT, 'a root hub gate was open while sampling').toBeNull();
@@ -435,7 +336,7 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
       await waitForLockedControllers(r, 60_000);
       res.notes.push(`agent locked hot-added controller(s) ${dummy.join(',')} within ${Math.round(performance.now() - tLoad)} ms of modprobe dummy_hcd`);
       const o = await observePlug(
-        r,
+        r.lab.vm.shell,
         async () => {
           await gadget.attach();
           return { id: 'gadget3', kind: 'stick', serial, addedAt: performance.now(), node: null };
@@ -444,7 +345,7 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
         2,
         (s) => storageHeld(s) && s.firstHidBoundT !== null,
       );
-      record(res, o, 'UDC attach');
+      recordObservation(res, o, 'UDC attach');
       const hidBound = await waitForDevice(shell, (d) => d.serial === serial, { timeoutMs: 10_000, what: 'the gadget', withInterfaces: 2 });
       const blocked = await waitStored(r, 'usb.blocked', serial, 90_000);
       res.blockedStored = storedAt(blocked, o.plugged.addedAt, o.tm);
@@ -605,8 +506,8 @@ describe('seatguard agent on a real Linux kernel (QEMU/TCG guest)', () => {
       expect(await openControllers(r)).toEqual([]);
       const serial = `SG-DEAD-${RUN_TAG}`;
       const img = stickImage(r, 'dead5');
-      const o = await observePlug(r, () => plugStick(r.lab.vm.qmp, { id: 'dead5', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
-      record(res, o);
+      const o = await observePlug(r.lab.vm.shell, () => plugStick(r.lab.vm.qmp, { id: 'dead5', serial, image: img, bus: r.lab.vm.usbBus }), (d) => d.serial === serial, 1);
+      recordObservation(res, o);
 
       expect(o.summary.samples).toBeGreaterThan(20);
       expect(o.summary.firstGateOpenT, 'a root hub gate was open while sampling').toBeNull();

@@ -1,54 +1,22 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Type, type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Static } from 'typebox';
 import { AppError, formatError } from '../../../shared/errors.js';
+import { generatedCheck } from '../../generated-checks.js';
+import type { FakeDeviceSpec as FakeDeviceSpecSchema, FakeInterfaceSpec as FakeInterfaceSpecSchema } from './fake-schema.js';
 
-/**
- * The description of a device the fake platform can "plug in": the identity and interface triples a
- * real device reports (test/fixtures/devices/*.json). Strings are raw, i.e. possibly hostile: the
- * fake sanitizes them in readDevice() exactly as a real adapter must.
- */
-export const FakeInterfaceSpec = Type.Object(
-  {
-    number: Type.Integer({ minimum: 0, maximum: 255 }),
-    class: Type.Integer({ minimum: 0, maximum: 255 }),
-    subclass: Type.Integer({ minimum: 0, maximum: 255 }),
-    protocol: Type.Integer({ minimum: 0, maximum: 255 }),
-  },
-  { additionalProperties: false },
-);
-export type FakeInterfaceSpec = Static<typeof FakeInterfaceSpec>;
+// The schemas are in fake-schema.ts; device strings there are raw, i.e. possibly hostile: the fake
+// sanitizes them in readDevice() exactly as a real adapter must.
+export type FakeInterfaceSpec = Static<typeof FakeInterfaceSpecSchema>;
+export type FakeDeviceSpec = Static<typeof FakeDeviceSpecSchema>;
 
-const Hex4 = Type.String({ pattern: '^[0-9a-fA-F]{4}$' });
-// Raw device strings may be long and hostile (that is what tests feed in); 64 KiB keeps a typo from
-// allocating without limit.
-const RawString = Type.Union([Type.Null(), Type.String({ maxLength: 65_536 })]);
-
-export const FakeDeviceSpec = Type.Object(
-  {
-    description: Type.Optional(Type.String({ maxLength: 1024 })),
-    vendor_id: Hex4,
-    product_id: Hex4,
-    bcd_device: Type.Optional(Type.Union([Type.Null(), Hex4])),
-    manufacturer: Type.Optional(RawString),
-    product: Type.Optional(RawString),
-    serial: Type.Optional(RawString),
-    connect_type: Type.Optional(Type.Union([Type.Literal('hotplug'), Type.Literal('hardwired'), Type.Literal('unknown')])),
-    interfaces: Type.Array(FakeInterfaceSpec, { maxItems: 255 }),
-  },
-  { additionalProperties: false },
-);
-export type FakeDeviceSpec = Static<typeof FakeDeviceSpec>;
-
-const checkSpec = Compile(FakeDeviceSpec);
+const checkSpec = generatedCheck<FakeDeviceSpec>('fake_device_spec', 'fake device spec');
 
 /** Validates an untrusted value (fixture file, stdin command) as a device spec; throws FAKE_ERR_SCRIPT. */
 export function parseFakeDeviceSpec(value: unknown): FakeDeviceSpec {
-  if (checkSpec.Check(value)) return value;
-  const first = checkSpec.Errors(value)[0];
-  const where = first ? `${first.instancePath || '/'} ${first.message}` : 'invalid';
+  if (checkSpec.check(value)) return value;
+  const where = checkSpec.errors(value).join('; ');
   throw new AppError('FAKE_ERR_SCRIPT', formatError('FAKE_ERR_SCRIPT', `device spec: ${where}`.slice(0, 200)));
 }
 

@@ -1,5 +1,5 @@
 import { AppError, formatError } from '../../../shared/errors.js';
-import { interfaceType, type UsbDevice } from '../../../shared/domain/usb.js';
+import { interfaceType, type UsbDevice } from '../../../shared/domain/usb-core.js';
 import { sanitizeOptional } from '../../../shared/domain/sanitize.js';
 import type {
   Platform,

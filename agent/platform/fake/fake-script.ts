@@ -1,40 +1,19 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Type, type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
+import type { Static } from 'typebox';
 import type { Logger } from '../../../shared/logger.js';
-import { FakeDeviceSpec } from './device-spec.js';
-import { MAX_BURST_CYCLES, type FakeUsbPlatform } from './fake-platform.js';
+import { generatedCheck } from '../../generated-checks.js';
+import type { FakeDeviceSpec } from './device-spec.js';
+import type { FakeUsbPlatform } from './fake-platform.js';
+import type { FakeCommand as FakeCommandSchema } from './fake-schema.js';
 
 /**
  * Drives a FakeUsbPlatform from JSON lines (one command per line), so an end-to-end test or a demo
  * can plug devices into a spawned `seatguard agent --platform fake --fake-stdin`. Testing aid only.
  */
-export const FakeCommand = Type.Union([
-  Type.Object({ op: Type.Literal('insert'), device: FakeDeviceSpec, port: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('remove'), port: Type.String({ maxLength: 32 }) }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('fail_reads'), port: Type.String({ maxLength: 32 }) }, { additionalProperties: false }),
-  Type.Object({ op: Type.Literal('add_controller'), name: Type.String({ pattern: '^usb[0-9]{1,3}$' }) }, { additionalProperties: false }),
-  Type.Object(
-    { op: Type.Literal('set_controller_default'), name: Type.String({ pattern: '^usb[0-9]{1,3}$' }), value: Type.Integer({ minimum: -1, maximum: 2 }) },
-    { additionalProperties: false },
-  ),
-  Type.Object({ op: Type.Literal('resync') }, { additionalProperties: false }),
-  // N insert/remove cycles in the agent process: 50 000 events through stdin line by line would
-  // need one round trip per plug; a burst keeps the pipe quiet and the agent's own code path busy.
-  Type.Object(
-    {
-      op: Type.Literal('burst'),
-      count: Type.Integer({ minimum: 1, maximum: MAX_BURST_CYCLES }),
-      device: FakeDeviceSpec,
-      port: Type.Optional(Type.String({ maxLength: 32 })),
-    },
-    { additionalProperties: false },
-  ),
-]);
-export type FakeCommand = Static<typeof FakeCommand>;
+export type FakeCommand = Static<typeof FakeCommandSchema>;
 
-const checkCommand = Compile(FakeCommand);
+const checkCommand = generatedCheck<FakeCommand>('fake_command', 'fake command');
 // A device spec with a few 10 KB strings fits easily; anything bigger is a broken test.
 const MAX_LINE_BYTES = 256 * 1024;
 
@@ -53,10 +32,7 @@ export function applyFakeCommand(platform: FakeUsbPlatform, line: string, onBurs
   } catch {
     return 'not JSON';
   }
-  if (!checkCommand.Check(value)) {
-    const first = checkCommand.Errors(value)[0];
-    return first ? `${first.instancePath || '/'} ${first.message}` : 'invalid command';
-  }
+  if (!checkCommand.check(value)) return checkCommand.errors(value).join('; ');
   const cmd = value;
   try {
     switch (cmd.op) {

@@ -1,6 +1,6 @@
 import { readdir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { interfaceType, type UsbDevice } from '../../../shared/domain/usb.js';
+import { interfaceType, type UsbDevice } from '../../../shared/domain/usb-core.js';
 import { sanitizeBytes, sanitizeText } from '../../../shared/domain/sanitize.js';
 import { AppError, formatError } from '../../../shared/errors.js';
 import { LOG_KEYS, type Logger } from '../../../shared/logger.js';

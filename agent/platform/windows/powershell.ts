@@ -121,11 +121,35 @@ export async function runCimQuery(
   }
 }
 
-/** PowerShell 5.1 serializes DateTime as "/Date(ms)/"; 7.x as ISO. Returns YYYY-MM-DD or the raw text. */
+// "/Date(ms)/" (Windows PowerShell 5.1 ConvertTo-Json of a DateTime; an offset may follow the ms).
+const MS_DATE = /^\/Date\((-?[0-9]{1,15})(?:[+-][0-9]{4})?\)\/$/;
+// CIM_DATETIME "yyyymmddHHMMSS.mmmmmm+UUU": what Get-WmiObject (not Get-CimInstance) returns.
+const CIM_DATETIME = /^([0-9]{4})([0-9]{2})([0-9]{2})[0-9]{6}\.[0-9*]{6}[+-][0-9*]{3}$/;
+
+/**
+ * The text of a PowerShell DateTime as ConvertTo-Json wrote it. A DateTime that carries PowerShell
+ * type extensions is written as an object `{ value, DisplayHint, DateTime }`; its `value` is the date.
+ */
+export function psDateText(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const inner = (v as Record<string, unknown>).value;
+    if (typeof inner === 'string') return inner;
+  }
+  return null;
+}
+
+/**
+ * A PowerShell/WMI date as YYYY-MM-DD: "/Date(ms)/" (5.1), ISO 8601 (7.x), CIM_DATETIME
+ * (Get-WmiObject) or the 5.1 wrapper object. Anything else comes back sanitized as given.
+ */
 export function psDate(v: unknown): string | null {
-  if (typeof v !== 'string' || v === '') return null;
-  const m = /\/Date\((-?[0-9]+)\)\//.exec(v);
-  if (m) return new Date(Number(m[1])).toISOString().slice(0, 10);
-  const d = Date.parse(v);
-  return Number.isNaN(d) ? sanitizeText(v, 64) : new Date(d).toISOString().slice(0, 10);
+  const text = psDateText(v)?.trim();
+  if (!text) return null;
+  const ms = MS_DATE.exec(text);
+  if (ms) return new Date(Number(ms[1])).toISOString().slice(0, 10);
+  const cim = CIM_DATETIME.exec(text);
+  if (cim && Number(cim[2]) >= 1 && Number(cim[2]) <= 12 && Number(cim[3]) >= 1 && Number(cim[3]) <= 31) return `${cim[1]}-${cim[2]}-${cim[3]}`;
+  const d = Date.parse(text);
+  return Number.isNaN(d) ? sanitizeText(text, 64) : new Date(d).toISOString().slice(0, 10);
 }

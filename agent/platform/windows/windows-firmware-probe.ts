@@ -6,9 +6,13 @@ export interface WindowsFirmwareProbeDeps {
   runPowerShell: PowerShellRunner;
 }
 
-/** Win32_ComputerSystem *PasswordStatus / FrontPanelResetStatus (SMBIOS type 24): 0 disabled, 1 enabled, 2 not implemented, 3 unknown. */
-function smbiosStatus(v: unknown): PasswordState {
-  switch (v) {
+/**
+ * Win32_ComputerSystem *PasswordStatus / FrontPanelResetStatus (uint16, SMBIOS type 24): 0 disabled,
+ * 1 enabled, 2 not implemented, 3 unknown. Digit strings are accepted; anything else is unknown.
+ */
+export function smbiosStatus(v: unknown): PasswordState {
+  const n = typeof v === 'string' && /^\s*[0-3]\s*$/.test(v) ? Number(v) : v;
+  switch (n) {
     case 0:
       return 'not_set';
     case 1:
@@ -20,10 +24,14 @@ function smbiosStatus(v: unknown): PasswordState {
   }
 }
 
-/** Vendor "is set" flags arrive as 1/0, true/false or "1"/"0" depending on class and PowerShell version. */
-function flag(v: unknown): PasswordState {
-  if (v === 1 || v === true || v === '1' || v === 'True' || v === 'true') return 'set';
-  if (v === 0 || v === false || v === '0' || v === 'False' || v === 'false') return 'not_set';
+/**
+ * Vendor "is set" flags: HP_BIOSPassword.IsSet and PasswordObject.IsPasswordSet are uint32 1/0,
+ * DCIM_BIOSPassword.IsSet is a CIM boolean. Strings of those are tolerated; anything else is unknown.
+ */
+export function vendorFlag(v: unknown): PasswordState {
+  const t = typeof v === 'string' ? v.trim().toLowerCase() : v;
+  if (t === 1 || t === true || t === '1' || t === 'true') return 'set';
+  if (t === 0 || t === false || t === '0' || t === 'false') return 'not_set';
   return 'unknown';
 }
 
@@ -54,18 +62,57 @@ function byName(rows: Record<string, unknown>[], nameProp: string, valueProp: st
   const parts: string[] = [];
   for (const r of rows) {
     const n = typeof r[nameProp] === 'string' ? (r[nameProp] as string) : '';
-    const state = flag(r[valueProp]);
+    const state = vendorFlag(r[valueProp]);
     parts.push(`${str(n)} ${valueProp}=${str(r[valueProp])}`);
-    const field = mapping[n.toLowerCase()];
-    if (field) fields[field] = state;
+    const field = mapping[n.trim().toLowerCase()];
+    if (!field) continue;
+    // Two instances of one password that disagree say nothing reliable about it.
+    const prev = fields[field];
+    fields[field] = prev === undefined || prev === state ? state : 'unknown';
   }
   return { fields, detail: parts.length > 0 ? parts.join('; ') : 'no instances' };
 }
 
-// Lenovo_BiosPasswordSettings.PasswordState bits (Lenovo CDRT WMI guide).
+// Lenovo_BiosPasswordSettings.PasswordState bits, as the table in Lenovo's "BIOS WMI Interface Guide"
+// (Detecting Password State) lists them. 128 is "no passwords - BIOS certificate in use".
 const LENOVO_POWER_ON = 1;
 const LENOVO_SUPERVISOR = 2;
+const LENOVO_SYSTEM_MANAGEMENT = 64;
 const LENOVO_CERTIFICATE = 128;
+const LENOVO_BITS: ReadonlyArray<readonly [number, string]> = [
+  [LENOVO_POWER_ON, 'power-on'],
+  [LENOVO_SUPERVISOR, 'supervisor'],
+  [4, 'hard disk 1'],
+  [8, 'hard disk 2'],
+  [16, 'hard disk 3'],
+  [32, 'hard disk 4'],
+  [LENOVO_SYSTEM_MANAGEMENT, 'system management'],
+  [LENOVO_CERTIFICATE, 'BIOS certificate'],
+];
+
+/** Decodes one PasswordState (uint32; a digit string is accepted) into the admin and power-on fields. */
+export function decodeLenovoPasswordState(v: unknown): { fields: Partial<Record<PasswordField, PasswordState>>; detail: string } {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[0-9]{1,10}\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) return { fields: {}, detail: `PasswordState unreadable (${str(v)})` };
+  const low = n % 256;
+  const names = LENOVO_BITS.filter(([bit]) => (low & bit) !== 0).map(([, name]) => name);
+  const cert = (low & LENOVO_CERTIFICATE) !== 0;
+  const supervisor = (low & LENOVO_SUPERVISOR) !== 0;
+  const notes = [
+    `PasswordState=${n} (${names.length > 0 ? names.join(', ') : 'no passwords'}${n > 255 ? ', undocumented bits' : ''})`,
+    cert ? 'BIOS certificate authentication in use, counted as admin protection' : '',
+    (low & LENOVO_SYSTEM_MANAGEMENT) !== 0 && !supervisor && !cert ? 'a system management password alone is not counted as a supervisor password' : '',
+  ];
+  return {
+    fields: {
+      // SECURITY: certificate authentication requires a signed request for every setup change,
+      // which protects setup at least as well as a supervisor password.
+      adminPassword: supervisor || cert ? 'set' : 'not_set',
+      powerOnPassword: (low & LENOVO_POWER_ON) !== 0 ? 'set' : 'not_set',
+    },
+    detail: notes.filter((x) => x !== '').join('; '),
+  };
+}
 
 const VENDOR_QUERIES: readonly VendorQuery[] = [
   {
@@ -96,17 +143,11 @@ const VENDOR_QUERIES: readonly VendorQuery[] = [
     className: 'Lenovo_BiosPasswordSettings',
     properties: ['PasswordState'],
     map(rows) {
-      const v = rows[0]?.PasswordState;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return { fields: {}, detail: `PasswordState unreadable (${str(v)})` };
-      const cert = (v & LENOVO_CERTIFICATE) !== 0;
-      return {
-        fields: {
-          // Certificate-based authentication protects setup like a supervisor password does.
-          adminPassword: (v & LENOVO_SUPERVISOR) !== 0 || cert ? 'set' : 'not_set',
-          powerOnPassword: (v & LENOVO_POWER_ON) !== 0 ? 'set' : 'not_set',
-        },
-        detail: `PasswordState=${v}${cert ? ' (BIOS certificate authentication in use)' : ''}`,
-      };
+      const distinct = [...new Set(rows.map((r) => str(r.PasswordState)))];
+      if (distinct.length > 1) {
+        return { fields: { adminPassword: 'unknown', powerOnPassword: 'unknown' }, detail: `instances disagree: PasswordState ${distinct.join(' / ')}` };
+      }
+      return decodeLenovoPasswordState(rows[0]?.PasswordState);
     },
   },
 ];

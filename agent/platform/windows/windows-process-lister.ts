@@ -3,7 +3,7 @@ import { sanitizeText } from '../../../shared/domain/sanitize.js';
 import { AppError, formatError } from '../../../shared/errors.js';
 import type { ProcessInfo, ProcessLister, PowerShellRunner, TerminateResult } from '../sensors.js';
 import { MAX_HASH_BYTES, createHashCache, identityKey, sha256OfHandle, type HashCache } from '../linux/process/exe-hash.js';
-import { runCimQuery } from './powershell.js';
+import { psDateText, runCimQuery } from './powershell.js';
 
 export interface WindowsProcessListerDeps {
   runPowerShell: PowerShellRunner;
@@ -14,23 +14,32 @@ export interface WindowsProcessListerDeps {
 
 const PROPS = ['ProcessId', 'Name', 'ExecutablePath', 'CreationDate'];
 
+// Win32_Process.ProcessId is a uint32; JSON carries it as a number, a digit string is tolerated.
+function pidOf(v: unknown): number | null {
+  const n = typeof v === 'string' && /^[0-9]{1,10}$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? n : null;
+}
+
 /** Maps Win32_Process rows (without hashes) to ProcessInfo. */
 export function parseWin32Processes(rows: Record<string, unknown>[]): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   for (const r of rows) {
-    const pid = r.ProcessId;
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 0) continue;
-    const path = typeof r.ExecutablePath === 'string' && r.ExecutablePath !== '' ? sanitizeText(r.ExecutablePath, 512) : null;
+    const pid = pidOf(r.ProcessId);
+    if (pid === null) continue;
+    const path = typeof r.ExecutablePath === 'string' && r.ExecutablePath.trim() !== '' ? sanitizeText(r.ExecutablePath, 512) : null;
+    const created = psDateText(r.CreationDate);
     const info: ProcessInfo = {
       pid,
       name: typeof r.Name === 'string' ? sanitizeText(r.Name, 64) || null : null,
       path,
       sha256: null,
-      // CreationDate is the PID-reuse guard, kept opaque.
-      startTime: typeof r.CreationDate === 'string' ? r.CreationDate.slice(0, 64) : null,
+      // CreationDate is the PID-reuse guard, kept opaque: "/Date(ms)/" from Get-CimInstance under
+      // Windows PowerShell 5.1, ISO 8601 under 7.x, CIM_DATETIME from Get-WmiObject.
+      startTime: created !== null && created !== '' ? sanitizeText(created, 64) : null,
       uid: null,
     };
-    // System Idle (0), System (4) and protected processes have no readable path.
+    // WMI reports no path for System Idle (0), System (4), smss, csrss and other protected
+    // processes, even to an administrator.
     if (path === null) info.problem = 'no executable path (system or protected process)';
     out.push(info);
   }

@@ -4,11 +4,13 @@ import type { InstalledPackage, PowerShellRunner, SoftwareInventory } from '../s
 import { parsePowerShellJson } from './powershell.js';
 
 /**
- * The Uninstall keys osquery's `programs` table reads: HKLM native and WOW6432Node views plus every
- * loaded user hive (HKU\<SID>). Win32_Product is avoided: it is slow and triggers MSI self-repair.
+ * The Uninstall keys osquery's `programs` table reads: HKLM native and WOW6432Node views, the
+ * running account's HKCU and every loaded user hive (HKU\<SID>). Run as a service, HKCU is
+ * SYSTEM's own hive, and hives of users who are not logged on are not loaded, so their per-user
+ * installs stay invisible. Win32_Product is avoided: it is slow and triggers MSI self-repair.
  */
 export const UNINSTALL_SCRIPT = [
-  "$paths = @('HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*', 'HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*')",
+  "$paths = @('HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*', 'HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*', 'HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*')",
   "Get-ChildItem -Path 'Registry::HKEY_USERS' -ErrorAction SilentlyContinue | Where-Object { $_.PSChildName -match '^S-1-5-21-[0-9-]+$' } | ForEach-Object { $paths += ('Registry::HKEY_USERS\\' + $_.PSChildName + '\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\*') }",
   "Get-ItemProperty -Path $paths -ErrorAction SilentlyContinue | Select-Object PSPath,DisplayName,DisplayVersion,Publisher,SystemComponent,ParentKeyName,ReleaseType | ConvertTo-Json -Compress -Depth 2",
 ].join('; ');
@@ -16,11 +18,13 @@ export const UNINSTALL_SCRIPT = [
 // Entries that are parts or patches of something else, not separately installed software.
 const UPDATE_RELEASE_TYPES = new Set(['security update', 'update rollup', 'hotfix', 'update', 'service pack']);
 
+// PSPath is "Microsoft.PowerShell.Core\Registry::HKEY_…\…"; the key names keep the casing of the
+// path that was queried ("SOFTWARE" or "Software"), so every match ignores case.
 function view(psPath: string): string | null {
-  if (/\\WOW6432Node\\/i.test(psPath)) return 'x86';
-  if (/HKEY_LOCAL_MACHINE\\/i.test(psPath)) return 'x64';
-  if (/HKEY_USERS\\/i.test(psPath)) return 'user';
-  return null;
+  const hive = /^Microsoft\.PowerShell\.Core\\Registry::HKEY_(LOCAL_MACHINE|USERS|CURRENT_USER)\\/i.exec(psPath)?.[1]?.toUpperCase();
+  if (hive === undefined) return null;
+  if (hive !== 'LOCAL_MACHINE') return 'user';
+  return /\\WOW6432Node\\/i.test(psPath) ? 'x86' : 'x64';
 }
 
 const text = (v: unknown, max: number) => {

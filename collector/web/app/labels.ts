@@ -90,3 +90,22 @@ export function lockBadge(state: string | null): HTMLElement {
   // Unknown is a state: the agent could not prove the gate is closed.
   return badge(t('lock.unknown'), 'warn');
 }
+
+/**
+ * The seat's code report against its version's majority (GET /seats `code`): red when it differs,
+ * green when it matches, amber when the collector cannot tell (no hash, or no single majority).
+ */
+export function codeBadge(code: unknown): HTMLElement | string {
+  if (obj(code) === null) return t('common.none');
+  const drift = get(code, 'drift');
+  if (drift === true) return badge(t('code.drift'), 'bad');
+  if (drift === false) return badge(t('code.same'), 'ok');
+  return badge(t('code.unknown'), 'warn');
+}
+
+/** Sort key for the code column: drifting seats first, then no verdict, then matching, then no report. */
+export function codeRank(code: unknown): number {
+  if (obj(code) === null) return 3;
+  const drift = get(code, 'drift');
+  return drift === true ? 0 : drift === false ? 2 : 1;
+}

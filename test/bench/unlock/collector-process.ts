@@ -103,7 +103,9 @@ export async function startCollectorProcess(dataDir: string, opts: { transport?:
   const switchable = collectorHasTls();
   if (wanted === 'wss' && !switchable) throw new Error('this collector build has no --insecure-dev option: ws and wss cannot both be measured');
   const port = await freePort();
-  const args = ['--max-old-space-size=4096', CLI, 'collector', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'];
+  // SEATGUARD_BENCH_NODE_FLAGS: extra node flags for the collector (e.g. --cpu-prof) when profiling a suite.
+  const extra = (process.env['SEATGUARD_BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const args = ['--max-old-space-size=4096', ...extra, CLI, 'collector', '--data', dataDir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'];
   if (switchable && wanted === 'ws') args.push('--insecure-dev');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 30_000;

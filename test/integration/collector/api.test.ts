@@ -70,7 +70,7 @@ describe('collector HTTP API', () => {
     expect(literal.json.total).toBe(0);
     const seat = lyon.json.seats[0];
     expect(Object.keys(seat).sort()).toEqual(
-      ['agent_id', 'agent_version', 'bios_password', 'department', 'enrolled_at', 'hostname', 'last_seen', 'last_seq', 'lock_state', 'online', 'outbox_depth', 'platform', 'revoked_at', 'seat_name', 'software_compliance'].sort(),
+      ['agent_id', 'agent_version', 'bios_password', 'code', 'department', 'enrolled_at', 'hostname', 'last_seen', 'last_seq', 'lock_state', 'online', 'outbox_depth', 'platform', 'revoked_at', 'seat_name', 'software_compliance'].sort(),
     );
     expect(JSON.stringify(lyon.json)).not.toMatch(/public_key|MCowBQYDK2Vw/);
     expect(seat).toMatchObject({ online: false, lock_state: 'unknown', department: 'Sales', last_seq: 0 });

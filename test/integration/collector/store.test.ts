@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../collector/store/db.js';
 import { MIGRATIONS } from '../../../collector/store/migrations.js';
 import { openStore, type Store } from '../../../collector/store/store.js';
+import { createEventDigest } from '../../../collector/audit/chain.js';
 import type { AgentEvent } from '../../../shared/protocol/messages.js';
 import { SAMPLE_DEVICE, tempDir } from './harness.js';
 
@@ -126,5 +127,22 @@ describe('collector store (SQLite file)', () => {
     const key = `${SAMPLE_DEVICE.vendor_id}:${SAMPLE_DEVICE.product_id}:s:${SAMPLE_DEVICE.serial}`;
     expect(store.devices.get(key)).toMatchObject({ first_seen: at(10), last_seen: at(50) });
     expect(store.devices.sightings(key)).toEqual([{ device_key: key, agent_id: 'agt_a', first_seen: at(10), last_seen: at(50), count: 2 }]);
+  });
+
+  it('seals an ingest batch from the rows as bound, with the digest a re-read of the stored rows gives, for hostile bodies too', () => {
+    const { store } = open();
+    seedAgent(store);
+    const hostile = ['\ud800 lone', 'nul \u0000 here', 'rtl \u202e gpj.exe', '𝕌𝕊𝔹 \u2028', '<img src=x onerror=alert(1)>', 'é'.repeat(300)];
+    const items = hostile.map((reason, i) => ({ kind: 'event' as const, agentId: 'agt_a', msg: stopping(i + 1, reason), receivedAt: at(i) }));
+    // A duplicate inside the batch is not stored and must not be sealed.
+    items.push({ kind: 'event', agentId: 'agt_a', msg: stopping(1, 'again'), receivedAt: at(9) });
+    store.ingest(items);
+    const seals = store.db.prepare("SELECT detail FROM audit_log WHERE action = 'events.sealed'").all() as Array<{ detail: string }>;
+    expect(seals).toHaveLength(1);
+    const detail = JSON.parse(seals[0]!.detail) as { count: number; digest: string; first_id: number; last_id: number };
+    expect(detail.count).toBe(hostile.length);
+    const reread = createEventDigest();
+    for (const r of store.audit.eventsPage(detail.first_id, detail.last_id, 100)) reread.add(r);
+    expect(detail.digest).toBe(reread.digest());
   });
 });

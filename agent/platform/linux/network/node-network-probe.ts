@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sanitizeText } from '../../../../shared/domain/sanitize.js';
 import type { NetInterface, NetworkProbe, ReachabilityResult, ReachabilityTarget } from '../../sensors.js';
 import { attributeText, listDir, readSmallFile } from '../firmware/small-file.js';
+import { compareCodeUnits } from '../../../text-order.js';
 
 /** Relative to the root: one directory per network interface. */
 export const SYS_CLASS_NET = 'sys/class/net';
@@ -38,7 +39,7 @@ export function fromNodeInterfaces(dict: NodeJS.Dict<NetworkInterfaceInfo[]>): N
     const mac = addrs.map((a) => normMac(a.mac)).find((m) => m !== null) ?? null;
     out.push({ name, mac, ipv4, ipv6, internal: addrs.every((a) => a.internal) });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort((a, b) => compareCodeUnits(a.name, b.name));
 }
 
 async function fromSysClassNet(root: string): Promise<NetInterface[]> {

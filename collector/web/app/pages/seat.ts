@@ -3,7 +3,7 @@ import { h, mount } from '../dom.js';
 import { dateTime } from '../format.js';
 import { t } from '../i18n.js';
 import { bool, get, listOf, num, obj, str } from '../json.js';
-import { eventDetail, eventLabel, eventTone, lockBadge, onlineBadge } from '../labels.js';
+import { codeBadge, eventDetail, eventLabel, eventTone, lockBadge, onlineBadge } from '../labels.js';
 import { onLive, throttle } from '../live.js';
 import { can } from '../session.js';
 import { badge, button, dash, emptyState, errorBox, facts, loading, openDialog, pageHeader, section } from '../ui.js';
@@ -46,6 +46,46 @@ function openMaintenanceDialog(agentId: string, out: HTMLElement): void {
       });
     },
   });
+}
+
+/**
+ * Revokes the seat (POST /seats/:id/revoke, admins): its key stops being accepted and its socket is
+ * closed. Irreversible from the console, so the dialog says what happens and wants a ticked box.
+ */
+function openRevokeDialog(agentId: string, name: string, out: HTMLElement, after: () => void): void {
+  const confirm = h('input', { type: 'checkbox', id: 'revoke-confirm', name: 'confirm', 'data-testid': 'revoke-confirm' });
+  openDialog({
+    title: t('seat.revoke.title', { name }),
+    submit: t('seat.revoke.submit'),
+    danger: true,
+    body: [
+      h('p', { 'data-testid': 'revoke-explain' }, t('seat.revoke.explain')),
+      h('label', { class: 'check', for: 'revoke-confirm' }, confirm, h('span', null, t('seat.revoke.confirm'))),
+    ],
+    onSubmit: () => {
+      if (!confirm.checked) return t('seat.revoke.required');
+      return apiPost(`/api/v1/seats/${encodeURIComponent(agentId)}/revoke`, {}).then((res) => {
+        const at = dateTime(get(res, 'revoked_at'));
+        const text = bool(get(res, 'already_revoked')) === true ? t('seat.revoke.already', { at }) : t('seat.revoke.done', { at, n: num(get(res, 'disconnected')) ?? 0 });
+        mount(out, h('div', { class: 'notice ok', 'data-testid': 'revoke-result' }, text));
+        after();
+      });
+    },
+  });
+}
+
+/** The code hash row: a short hash (full one on hover), the verdict, and the fleet's hash when it differs. */
+function codeFact(code: unknown): HTMLElement | string {
+  if (obj(code) === null) return t('common.none');
+  const sha = str(get(code, 'sha256'));
+  const fleet = str(get(code, 'baseline_sha256'));
+  return h(
+    'span',
+    { 'data-testid': 'seat-code' },
+    sha === null ? null : h('span', { class: 'mono', title: sha }, `${sha.slice(0, 12)}… `),
+    codeBadge(code),
+    get(code, 'drift') === true && fleet !== null ? h('span', { class: 'muted small mono', title: fleet }, ` ${t('seat.code.fleet', { hash: `${fleet.slice(0, 12)}…` })}`) : null,
+  );
 }
 
 interface Ev {
@@ -127,9 +167,14 @@ export const seatPage: Page = ({ root, route }) => {
     if (disposed) return null;
     const name = str(get(s, 'seat_name')) ?? agentId;
     const maintButton = can('agent.maintenance_code') ? button(t('seat.maint.button'), () => openMaintenanceDialog(agentId, maintOut), { testid: 'maint-open' }) : null;
+    const revoked = str(get(s, 'revoked_at')) !== null;
+    const revokeButton =
+      can('agent.revoke') && !revoked
+        ? button(t('seat.revoke.button'), () => openRevokeDialog(agentId, name, maintOut, () => void loadSeat().catch(() => undefined)), { kind: 'danger', testid: 'revoke-open' })
+        : null;
     mount(
       head,
-      pageHeader(t('seat.title', { name }), maintButton),
+      pageHeader(t('seat.title', { name }), maintButton, revokeButton),
       maintOut,
       section(
         t('seat.info'),
@@ -143,6 +188,7 @@ export const seatPage: Page = ({ root, route }) => {
           [t('seats.col.department'), dash(str(get(s, 'department')))],
           [t('seat.platform'), dash(str(get(s, 'platform')))],
           [t('seats.col.version'), dash(str(get(s, 'agent_version')))],
+          [t('seat.code'), codeFact(get(s, 'code'))],
           [t('seat.enrolled'), dateTime(get(s, 'enrolled_at'))],
           [t('seat.outbox'), String(num(get(s, 'outbox_depth')) ?? t('common.none'))],
           [t('seat.agent_id'), h('span', { class: 'mono' }, agentId)],
@@ -152,10 +198,18 @@ export const seatPage: Page = ({ root, route }) => {
     return num(get(s, 'last_seq'));
   };
 
+  // Admins may see and revoke seats but not read their timelines (event.read): don't ask for it.
+  const timelineAllowed = can('event.read');
+
   const start = async (): Promise<void> => {
     try {
       const lastSeq = await loadSeat();
       if (disposed) return;
+      if (!timelineAllowed) {
+        mount(timeline, emptyState(t('seat.timeline.noaccess')));
+        ready = true;
+        return;
+      }
       const top = lastSeq ?? 0;
       if (top > 0) await loadWindow(Math.max(0, top - WINDOW), top);
       highest = Math.max(highest, top);
@@ -174,10 +228,11 @@ export const seatPage: Page = ({ root, route }) => {
   const off = onLive((m) => {
     if (!ready) return;
     const about = str(get(m.data, 'agent_id'));
-    if (m.kind === 'event' && about === agentId) refreshEvents();
-    else if (m.kind === 'seat' && about === agentId) refreshSeat();
+    if (m.kind === 'event' && about === agentId) {
+      if (timelineAllowed) refreshEvents();
+    } else if (m.kind === 'seat' && about === agentId) refreshSeat();
     else if (m.kind === 'poll' || m.kind === 'reconnected' || m.kind === 'resync') {
-      refreshEvents();
+      if (timelineAllowed) refreshEvents();
       refreshSeat();
     }
   });

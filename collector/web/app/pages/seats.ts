@@ -3,7 +3,7 @@ import { h, mount } from '../dom.js';
 import { ago, dateTime, toDate } from '../format.js';
 import { t } from '../i18n.js';
 import { bool, firstStr, get, listOf, num, str, type Obj } from '../json.js';
-import { lockBadge, onlineBadge } from '../labels.js';
+import { codeBadge, codeRank, lockBadge, onlineBadge } from '../labels.js';
 import { onLive, throttle } from '../live.js';
 import { href, replaceQuery } from '../router.js';
 import { listQuery, renderPager, searchForm } from '../search-list.js';
@@ -64,6 +64,7 @@ export const seatsPage: Page = ({ root, route }) => {
             { label: t('seats.col.bios'), sort: (s) => biosState(s), cell: (s) => stateBadge('bios', biosState(s)) },
             { label: t('seats.col.software'), sort: (s) => softwareState(s), cell: (s) => stateBadge('software', softwareState(s)) },
             { label: t('seats.col.version'), sort: (s) => str(s.agent_version), cell: (s) => dash(str(s.agent_version)), className: 'mono' },
+            { label: t('seats.col.code'), sort: (s) => codeRank(s.code), cell: (s) => h('span', { 'data-testid': 'seat-code' }, codeBadge(s.code)), className: 'nowrap' },
           ],
         }),
       );

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CommittedEvent as EngineEvent } from '../../../../collector/alerts/alert-engine.js';
+import { createAlertEngine, type CommittedEvent as EngineEvent } from '../../../../collector/alerts/alert-engine.js';
 import { createIngestQueue, type AckSink, type CommittedEvent, type IngestQueue } from '../../../../collector/ingest/ingest-queue.js';
 import { silentLogger } from '../../../../shared/logger.js';
 import type { AgentEvent } from '../../../../shared/protocol/messages.js';
@@ -119,7 +119,7 @@ describe('alert engine: batch-shaped evaluation', () => {
     }
   });
 
-  it('counts a storm of one stick in one batch into one alert with every event linked', () => {
+  it('counts a storm of one stick in one batch into one alert and links only its first 100 events', () => {
     const h = setup();
     const events = Array.from({ length: 300 }, () => {
       h.clock.advance(1_000);
@@ -129,9 +129,33 @@ describe('alert engine: batch-shaped evaluation', () => {
     const { alerts, total } = h.engine.list();
     expect(total).toBe(1);
     expect(alerts[0]!.count).toBe(300);
-    expect(h.engine.get(alerts[0]!.id)?.events).toHaveLength(100);
-    expect(count(h, 'SELECT count(*) AS n FROM alert_events')).toBe(300);
+    const linked = h.engine.get(alerts[0]!.id)?.events ?? [];
+    expect(linked.map((l) => l.event_id).sort((a, b) => a - b)).toEqual(events.slice(0, 100).map((e) => e.id));
+    expect(count(h, 'SELECT count(*) AS n FROM alert_events')).toBe(100);
+    expect(count(h, 'SELECT last_event_id AS n FROM alerts')).toBe(events[299]!.id);
     expect(h.sink.alerts).toHaveLength(1);
+  });
+
+  it('stops linking at 100 events when the storm spans batches and an engine restart', () => {
+    const h = setup();
+    const batch = (n: number) =>
+      Array.from({ length: n }, () => {
+        h.clock.advance(1_000);
+        return h.store1('agt_a', 'usb.blocked', S.usbBlocked());
+      });
+    const first = batch(60);
+    h.engine.onCommitted(first);
+    // A second engine on the same file knows the count only from the stored alert row.
+    const restarted = createAlertEngine({ db: h.store.db, clock: h.clock, log: silentLogger(), dispatcher: h.sink });
+    const second = batch(60);
+    restarted.onCommitted(second);
+    const third = batch(60);
+    restarted.onCommitted(third);
+    const { alerts, total } = restarted.list();
+    expect(total).toBe(1);
+    expect(alerts[0]!.count).toBe(180);
+    const linkedIds = (h.store.db.prepare('SELECT event_id FROM alert_events ORDER BY event_id').all() as Array<{ event_id: number }>).map((r) => r.event_id);
+    expect(linkedIds).toEqual([...first, ...second].slice(0, 100).map((e) => e.id));
   });
 
   it('opens a new alert for a repeat after the alert was resolved through another database connection', () => {

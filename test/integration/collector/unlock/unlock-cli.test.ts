@@ -1,8 +1,8 @@
-import { PassThrough } from 'node:stream';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerUnlockCommand, runUnlockCli, UNLOCK_EXIT, type UnlockCliCall, type UnlockCliIo } from '../../../../scripts/commands/unlock.js';
+import { registerUnlockCommand, runUnlockCli, UNLOCK_EXIT, type UnlockCliCall } from '../../../../scripts/commands/unlock.js';
 import { requestedFrame, sendEvent, unlockWorld, type UnlockWorld } from './unlock-harness.js';
+import { adminCliIo } from '../../../helpers/admin-cli-io.js';
 
 let w: UnlockWorld | undefined;
 afterEach(async () => {
@@ -12,22 +12,7 @@ afterEach(async () => {
 
 const PASSWORD = 'correct horse battery staple';
 
-function io(opts: { env?: Record<string, string>; stdin?: string } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let stdin: PassThrough | undefined;
-  if (opts.stdin !== undefined) {
-    stdin = new PassThrough();
-    stdin.end(opts.stdin);
-  }
-  const value: UnlockCliIo = {
-    out: { write: (c: string) => out.push(c) },
-    err: { write: (c: string) => err.push(c) },
-    env: opts.env ?? {},
-    ...(stdin ? { stdin } : {}),
-  };
-  return { value, out: () => out.join(''), err: () => err.join('') };
-}
+const io = adminCliIo;
 
 async function setup(reason = 'copy the monthly call report') {
   const world = await unlockWorld();

@@ -118,7 +118,9 @@ describe('the systemd unit', () => {
     expect(unit).toMatch(new RegExp(`^SuccessExitStatus=${AUTHORIZED_STOP_EXIT}$`, 'm'));
     expect(unit).toMatch(/^Before=.*display-manager\.service.*getty\.target/m);
     expect(unit).toMatch(/^EnvironmentFile=\/etc\/seatguard\/agent\.env$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=1 \/opt\/sg\/seatguard\.js agent --platform linux$/m);
+    // The malloc settings the footprint was measured with, ahead of the file a seat may override them in.
+    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=1\nEnvironment=MALLOC_TOP_PAD_=0\nEnvironment=MALLOC_TRIM_THRESHOLD_=65536\nEnvironment=MALLOC_MMAP_THRESHOLD_=65536\nEnvironmentFile=/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=1 --lite-mode \/opt\/sg\/seatguard\.js agent --platform linux$/m);
     // The lock writes sysfs: the hardening must not make /sys read-only.
     expect(unit).not.toMatch(/^ProtectKernelTunables=yes/m);
   });
@@ -168,6 +170,12 @@ describe('the udev backstop rule', () => {
     expect(allow).toHaveLength(1);
     expect(has(allow[0]!, 'ATTR', 'bInterfaceClass', '!=', '08')).toBe(true);
     expect(has(allow[0]!, 'ENV', 'DEVTYPE', '==', 'usb_interface')).toBe(true);
+  });
+
+  it('probes each interface it authorizes (the kernel binds no driver on authorize alone; lab: test/vm/udev.vm.test.ts U3)', () => {
+    const allow = find((r) => has(r, 'ATTR', 'authorized', '=', '1'));
+    expect(allow).toHaveLength(1);
+    expect(has(allow[0]!, 'RUN', null, '+=', "/bin/sh -c 'echo %k > /sys/bus/usb/drivers_probe'")).toBe(true);
   });
 
   it('the checker refuses lines udev would skip', () => {

@@ -6,7 +6,8 @@ import { silentLogger } from '../../../../shared/logger.js';
 import { FakeFirmwareProbe } from '../../../../agent/platform/fake/sensors/fake-sensors.js';
 import type { FirmwareSourceReading } from '../../../../agent/platform/sensors.js';
 import { createJsonFileBaselineStore, type BaselineStore } from '../../../../agent/sensors/baseline-store.js';
-import { FirmwareBaselineSchema, createFirmwareSensor, type FirmwareSensor } from '../../../../agent/sensors/firmware-sensor.js';
+import { createFirmwareSensor, type FirmwareSensor } from '../../../../agent/sensors/firmware-sensor.js';
+import { FIRMWARE_BASELINE_CHECK } from '../../../../agent/sensors/sensor-checks.js';
 import type { FirmwareBaseline } from '../../../../agent/sensors/firmware-state.js';
 import { eventually } from '../../../helpers/eventually.js';
 import { createEventLog } from './support.js';
@@ -114,7 +115,7 @@ describe('firmware sensor', () => {
   it('detects a password removed while the agent was down through the stored baseline', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sg-fwbase-'));
     dirs.push(dir);
-    const store = createJsonFileBaselineStore(join(dir, 'firmware.json'), FirmwareBaselineSchema);
+    const store = createJsonFileBaselineStore(join(dir, 'firmware.json'), FIRMWARE_BASELINE_CHECK);
     const first = setup({ baseline: store });
     await first.sensor.start();
     await first.sensor.stop();
@@ -132,7 +133,7 @@ describe('firmware sensor', () => {
     dirs.push(dir);
     const path = join(dir, 'firmware.json');
     await writeFile(path, '{"fields":{"adminPassword":"set"},"bios":7}');
-    const store = createJsonFileBaselineStore(path, FirmwareBaselineSchema);
+    const store = createJsonFileBaselineStore(path, FIRMWARE_BASELINE_CHECK);
     expect(await store.load()).toBeNull();
   });
 

@@ -1,7 +1,10 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../../../collector/audit/canonical-json.js';
 import {
   createEventDigest,
+  eventLine,
   GENESIS_HASH,
   recordHash,
   signCheckpoint,
@@ -92,5 +95,33 @@ describe('checkpoint signatures', () => {
     bytes[0] = bytes[0]! ^ 1;
     expect(verifyCheckpoint(publicKey, claim, bytes.toString('base64'))).toBe(false);
     expect(verifyCheckpoint(publicKey, claim, 'not base64 at all')).toBe(false);
+  });
+});
+
+describe('eventLine', () => {
+  const row = fc.record({
+    id: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    agent_id: fc.string({ unit: 'binary' }),
+    seq: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    type: fc.string({ unit: 'grapheme' }),
+    ts: fc.string(),
+    received_at: fc.string(),
+    // Any text, including lone surrogates, NUL and U+2028: JSON text of hostile bodies.
+    body: fc.oneof(fc.string({ unit: 'binary' }), fc.jsonValue().map((v) => JSON.stringify(v))),
+  });
+
+  it('writes exactly the canonical JSON of the row for any strings and integers', () => {
+    fc.assert(
+      fc.property(row, (r) => {
+        expect(eventLine(r)).toBe(canonicalJson({ id: r.id, agent_id: r.agent_id, seq: r.seq, type: r.type, ts: r.ts, received_at: r.received_at, body: r.body }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('falls back to the canonical writer (and its refusals) for a column that is not text or an integer', () => {
+    const r = { id: 1, agent_id: 'a', seq: 1, type: 't', ts: 'x', received_at: 'y', body: null as unknown as string };
+    expect(eventLine(r)).toBe(canonicalJson({ ...r }));
+    expect(() => eventLine({ ...r, seq: Number.NaN })).toThrow(/non-finite/);
   });
 });

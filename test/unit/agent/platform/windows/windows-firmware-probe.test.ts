@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createWindowsFirmwareProbe } from '../../../../../agent/platform/windows/windows-firmware-probe.js';
+import {
+  createWindowsFirmwareProbe,
+  decodeLenovoPasswordState,
+  smbiosStatus,
+  vendorFlag,
+} from '../../../../../agent/platform/windows/windows-firmware-probe.js';
 import type { CommandResult } from '../../../../../agent/platform/sensors.js';
 import { resolveFirmware } from '../../../../../agent/sensors/firmware-state.js';
 import { readFixture, recordedPowerShell } from '../../sensors/support.js';
@@ -87,5 +92,46 @@ describe('Windows firmware probe (recorded PowerShell output)', () => {
     const r = await probe.read();
     expect(r.sources.every((s) => !s.available && /powershell could not run \(ENOENT\)/.test(s.detail))).toBe(true);
     expect(r.bios).toMatchObject({ vendor: null, version: null });
+  });
+
+  it('two instances of one vendor password that disagree leave that field unknown', async () => {
+    // Constructed: no published output shows duplicate HP_BIOSPassword instances.
+    const run = recordedPowerShell({
+      responses: {
+        HP_BIOSPassword: { code: 0, stdout: '[{"Name":"Setup Password","IsSet":1},{"Name":" setup password ","IsSet":0},{"Name":"Power-On Password","IsSet":1}]', stderr: '' },
+      },
+    });
+    const hp = (await createWindowsFirmwareProbe({ runPowerShell: run }).read()).sources.find((s) => s.name === 'wmi:hp:HP_BIOSPassword');
+    expect(hp?.fields).toEqual({ adminPassword: 'unknown', powerOnPassword: 'set' });
+  });
+
+  it('Lenovo instances that disagree leave both fields unknown', async () => {
+    const run = recordedPowerShell({ responses: { Lenovo_BiosPasswordSettings: { code: 0, stdout: '[{"PasswordState":2},{"PasswordState":0}]', stderr: '' } } });
+    const lenovo = (await createWindowsFirmwareProbe({ runPowerShell: run }).read()).sources.find((s) => s.name.startsWith('wmi:lenovo'));
+    expect(lenovo).toMatchObject({ available: true, fields: { adminPassword: 'unknown', powerOnPassword: 'unknown' }, detail: 'instances disagree: PasswordState 2 / 0' });
+  });
+});
+
+describe('Windows firmware value decoding', () => {
+  it('reads Lenovo PasswordState from a digit string, keeps documented bits under undocumented ones, and refuses anything else', () => {
+    expect(decodeLenovoPasswordState(' 3 ').fields).toEqual({ adminPassword: 'set', powerOnPassword: 'set' });
+    expect(decodeLenovoPasswordState(256 + 2)).toEqual({
+      fields: { adminPassword: 'set', powerOnPassword: 'not_set' },
+      detail: 'PasswordState=258 (supervisor, undocumented bits)',
+    });
+    for (const bad of [-1, 1.5, 2 ** 32, '0x02', 'two', null, true, {}]) {
+      expect(decodeLenovoPasswordState(bad).fields, String(bad)).toEqual({});
+    }
+  });
+
+  it('maps vendor set-flags of every published type (uint32, CIM boolean, text) and nothing else', () => {
+    expect([1, true, '1', ' True '].map(vendorFlag)).toEqual(['set', 'set', 'set', 'set']);
+    expect([0, false, '0', 'FALSE'].map(vendorFlag)).toEqual(['not_set', 'not_set', 'not_set', 'not_set']);
+    expect([2, -1, null, 'yes', [1]].map(vendorFlag)).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'unknown']);
+  });
+
+  it('maps Win32_ComputerSystem status numbers and their digit strings, and nothing else', () => {
+    expect([0, 1, 2, 3, '1', ' 2 '].map(smbiosStatus)).toEqual(['not_set', 'set', 'not_implemented', 'unknown', 'set', 'not_implemented']);
+    expect([4, '7', null, 'Enabled'].map(smbiosStatus)).toEqual(['unknown', 'unknown', 'unknown', 'unknown']);
   });
 });

@@ -12,8 +12,8 @@ import {
   parsePowerShellJson,
   psDate,
 } from '../../../../../agent/platform/windows/powershell.js';
-import { createWindowsProcessLister } from '../../../../../agent/platform/windows/windows-process-lister.js';
-import { UNINSTALL_SCRIPT, createWindowsSoftwareInventory } from '../../../../../agent/platform/windows/windows-software-inventory.js';
+import { createWindowsProcessLister, parseWin32Processes } from '../../../../../agent/platform/windows/windows-process-lister.js';
+import { UNINSTALL_SCRIPT, createWindowsSoftwareInventory, parseUninstallEntries } from '../../../../../agent/platform/windows/windows-software-inventory.js';
 import { eventually } from '../../../../helpers/eventually.js';
 import { readFixture, recordedPowerShell } from '../../sensors/support.js';
 
@@ -56,8 +56,21 @@ describe('Windows software inventory (recorded Uninstall keys)', () => {
     expect(UNINSTALL_SCRIPT).toMatch(/HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall/);
     expect(UNINSTALL_SCRIPT).toMatch(/WOW6432Node/);
     expect(UNINSTALL_SCRIPT).toMatch(/HKEY_USERS/);
+    expect(UNINSTALL_SCRIPT).toMatch(/'HKCU:\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\\*'/);
     const inv = createWindowsSoftwareInventory({ runPowerShell: () => Promise.resolve(structuredClone(fx.response)) });
     expect(await inv.watch(() => undefined, () => undefined)).toBeNull();
+  });
+});
+
+describe('Uninstall key views', () => {
+  it('counts HKCU and HKU entries of one product as one per-user package', () => {
+    const row = (psPath: string) => ({ PSPath: psPath, DisplayName: 'Zoom Workplace', DisplayVersion: '6.0.2 (33403)' });
+    const pkgs = parseUninstallEntries([
+      row('Microsoft.PowerShell.Core\\Registry::HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\ZoomUMX'),
+      row('Microsoft.PowerShell.Core\\Registry::HKEY_USERS\\S-1-5-21-1-2-3-1013\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\ZoomUMX'),
+      row('Microsoft.PowerShell.Core\\FileSystem::C:\\HKEY_LOCAL_MACHINE\\x'),
+    ]);
+    expect(pkgs.map((p) => `${p.name}|${p.arch}`)).toEqual(['Zoom Workplace|user', 'Zoom Workplace|null']);
   });
 });
 
@@ -139,11 +152,33 @@ describe('PowerShell plumbing', () => {
     expect(classifyCimFailure({ code: 1, stdout: '', stderr: 'something else' }).kind).toBe('failed');
   });
 
-  it('converts both PowerShell date formats', () => {
+  it('converts every PowerShell and WMI date form', () => {
     expect(psDate('/Date(1712793600000)/')).toBe('2024-04-11');
+    expect(psDate('/Date(1712793600000+0800)/')).toBe('2024-04-11');
     expect(psDate('2024-03-05T00:00:00+00:00')).toBe('2024-03-05');
+    // Get-WmiObject's CIM_DATETIME (published Win32_Process CreationDate).
+    expect(psDate('20170712121425.018613-420')).toBe('2017-07-12');
+    // The Windows PowerShell 5.1 wrapper object for an extended DateTime (published Get-Date | ConvertTo-Json).
+    expect(psDate({ value: '/Date(1436237104231)/', DisplayHint: 2, DateTime: 'Monday, July 6, 2015 9:45:04 PM' })).toBe('2015-07-07');
     expect(psDate(null)).toBeNull();
+    expect(psDate({ DateTime: 'Monday' })).toBeNull();
     expect(psDate('not a date\u0007')).toBe('not a date\uFFFD');
+    // Out-of-range or impossible values come back as text instead of throwing.
+    expect(psDate('/Date(99999999999999999999)/')).toBe('/Date(99999999999999999999)/');
+    expect(psDate('20171399000000.000000+000')).toBe('20171399000000.000000+000');
+  });
+
+  it('accepts a digit-string ProcessId and a wrapped CreationDate, and skips rows without a usable ProcessId', () => {
+    const procs = parseWin32Processes([
+      { ProcessId: '4024', Name: 'powershell.exe', ExecutablePath: '  ', CreationDate: { value: '/Date(1566855960142)/', DisplayHint: 2 } },
+      { ProcessId: -4, Name: 'negative' },
+      { ProcessId: 1.5, Name: 'fraction' },
+      { ProcessId: '0x10', Name: 'hex' },
+      { ProcessId: 2 ** 32, Name: 'too big' },
+    ]);
+    expect(procs).toEqual([
+      { pid: 4024, name: 'powershell.exe', path: null, sha256: null, startTime: '/Date(1566855960142)/', uid: null, problem: 'no executable path (system or protected process)' },
+    ]);
   });
 
   it('passes the script as UTF-16LE base64 -EncodedCommand to a real child process', async () => {
