@@ -56,18 +56,10 @@ const LIST_MAX = 10;
 const txt = (s: string | null | undefined, max = 128): string => (s == null ? '' : sanitizeText(s, max));
 const nz = (s: string | null | undefined, max = 128): string => txt(s, max) || '-';
 
+const cappedDetail = (d: Bilingual): Bilingual => ({ zh: txt(d.zh, DETAIL_MAX), en: txt(d.en, DETAIL_MAX) });
+
 function raise(rule: string, severity: AlertSeverity, key: string, title: Bilingual, detail: Bilingual, device: AlertDevice | null = null): RuleOutcome {
-  return {
-    kind: 'raise',
-    alert: {
-      rule,
-      severity,
-      dedupKey: txt(key, DEDUP_KEY_MAX),
-      title,
-      detail: { zh: txt(detail.zh, DETAIL_MAX), en: txt(detail.en, DETAIL_MAX) },
-      device,
-    },
-  };
+  return { kind: 'raise', alert: { rule, severity, dedupKey: txt(key, DEDUP_KEY_MAX), title, detail: cappedDetail(detail), device } };
 }
 
 /**
@@ -80,7 +72,7 @@ function raiseLazy(rule: string, severity: AlertSeverity, key: string, text: () 
   const get = () => {
     if (!built) {
       const t = text();
-      built = { title: t.title, detail: { zh: txt(t.detail.zh, DETAIL_MAX), en: txt(t.detail.en, DETAIL_MAX) }, device: t.device };
+      built = { title: t.title, detail: cappedDetail(t.detail), device: t.device };
     }
     return built;
   };

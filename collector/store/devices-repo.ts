@@ -119,17 +119,13 @@ function textLess(a: string, b: string): boolean {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0;
 }
 
-interface DeviceAgg {
-  device_key: string;
-  /** From the first event: what an insert of the first event would have stored. */
-  vendor_id: string;
-  product_id: string;
-  serial: string | null;
-  /** From the last event (each upsert overwrites them). */
-  manufacturer: string | null;
-  product: string | null;
-  /** The last non-null hash (each upsert keeps the stored one when the new one is null). */
-  hash: string | null;
+/**
+ * A device row aggregated over a batch, as the per-event upserts would have left it: vendor_id,
+ * product_id and serial from the first event (what its insert stored); manufacturer and product
+ * from the last (each upsert overwrites them); hash the last non-null one (an upsert keeps the
+ * stored hash when the new one is null); first/last the earliest and latest event times.
+ */
+interface DeviceAgg extends Omit<DeviceRow, 'first_seen' | 'last_seen'> {
   first: string;
   last: string;
 }

@@ -8,7 +8,7 @@ export interface WindowsFirmwareProbeDeps {
 
 /**
  * Win32_ComputerSystem *PasswordStatus / FrontPanelResetStatus (uint16, SMBIOS type 24): 0 disabled,
- * 1 enabled, 2 not implemented, 3 unknown. Digit strings are accepted; anything else is unknown.
+ * 1 enabled, 2 not_implemented (the machine has no such password), 3 unknown. Digit strings are accepted; anything else is unknown.
  */
 export function smbiosStatus(v: unknown): PasswordState {
   const n = typeof v === 'string' && /^\s*[0-3]\s*$/.test(v) ? Number(v) : v;

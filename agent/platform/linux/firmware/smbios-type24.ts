@@ -3,7 +3,7 @@ import type { PasswordField, PasswordState } from '../../sensors.js';
 /** SMBIOS structure type of "Hardware Security" (DMTF DSP0134 §7.25). */
 export const SMBIOS_TYPE_HARDWARE_SECURITY = 0x18;
 
-// Each 2-bit field: 00 disabled, 01 enabled, 10 not implemented, 11 unknown.
+// Each 2-bit field: 00 disabled, 01 enabled, 10 not_implemented (no such password on this board), 11 unknown.
 const STATES: readonly PasswordState[] = ['not_set', 'set', 'not_implemented', 'unknown'];
 
 export type Type24Decoded =
